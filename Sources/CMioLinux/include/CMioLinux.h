@@ -1,0 +1,70 @@
+// The C side of mio-daemon: headers Glibc's module does not show to Swift,
+// macros Swift cannot call (CMSG_*), and functions that need _GNU_SOURCE.
+// Every symbol is prefixed `cmio_` and does one thing.
+#ifndef CMIOLINUX_H
+#define CMIOLINUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/uio.h>
+#include <sys/resource.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+// epoll's flags are an enum in glibc; Swift sees them best as plain constants.
+static const uint32_t CMIO_EPOLLIN = EPOLLIN;
+static const uint32_t CMIO_EPOLLOUT = EPOLLOUT;
+static const uint32_t CMIO_EPOLLPRI = EPOLLPRI;
+static const uint32_t CMIO_EPOLLERR = EPOLLERR;
+static const uint32_t CMIO_EPOLLHUP = EPOLLHUP;
+static const uint32_t CMIO_EPOLLRDHUP = EPOLLRDHUP;
+static const uint32_t CMIO_EPOLLET = EPOLLET;
+static const uint32_t CMIO_EPOLLONESHOT = EPOLLONESHOT;
+
+/// Most fds one SCM_RIGHTS message can carry (the kernel's SCM_MAX_FD).
+#define CMIO_SCM_MAX_FD 253
+
+int cmio_pipe2(int fds[2], int flags);
+int cmio_accept4(int sockfd, int flags);
+int cmio_epoll_create1(int flags);
+int cmio_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+int cmio_eventfd(unsigned int initval, int flags);
+
+/// SO_PEERCRED: the peer's pid, uid and gid.
+int cmio_peer_credentials(int sockfd, pid_t *pid, uid_t *uid, gid_t *gid);
+
+/// recvmsg() with MSG_CMSG_CLOEXEC and room for 253 fds and a credentials
+/// message. Every SCM_RIGHTS header is read; received fds go to `fds` (room
+/// for CMIO_SCM_MAX_FD), their count to `*nfds`. `*truncated` is set when the
+/// kernel reported MSG_CTRUNC (the fds it did deliver are still returned).
+/// Returns recvmsg's result.
+ssize_t cmio_recv_with_fds(int sockfd, void *buf, size_t len, int flags,
+                           int *fds, int *nfds, int *truncated);
+
+/// sendmsg() of `len` bytes with `nfds` fds in one SCM_RIGHTS header
+/// (`nfds` may be 0, then it is a plain sendmsg).
+ssize_t cmio_send_with_fds(int sockfd, const void *buf, size_t len,
+                           const int *fds, int nfds, int flags);
+
+/// Blocks `signals` for the calling thread and returns a signalfd for them.
+int cmio_signalfd_for(const int *signals, int count);
+
+/// sockaddr_un helpers: the path length limit, and bind/connect by path.
+size_t cmio_sun_path_max(void);
+int cmio_bind_unix(int sockfd, const char *path);
+int cmio_connect_unix(int sockfd, const char *path);
+/// getsockname()/getpeername() of an AF_UNIX socket, as raw address bytes.
+/// Returns the address length, or -1 with errno (ENOTSOCK etc.).
+int cmio_unix_sockname(int sockfd, int peer, void *out, size_t outlen, int *family);
+
+#endif

@@ -1,0 +1,140 @@
+// _GNU_SOURCE for pipe2, accept4, struct ucred and MSG_CMSG_CLOEXEC.
+#define _GNU_SOURCE
+#include "CMioLinux.h"
+#include <errno.h>
+#include <string.h>
+
+int cmio_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+int cmio_accept4(int sockfd, int flags) { return accept4(sockfd, NULL, NULL, flags); }
+
+int cmio_epoll_create1(int flags) { return epoll_create1(flags); }
+
+int cmio_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+int cmio_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags); }
+
+int cmio_peer_credentials(int sockfd, pid_t *pid, uid_t *uid, gid_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(sockfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+ssize_t cmio_recv_with_fds(int sockfd, void *buf, size_t len, int flags,
+                           int *fds, int *nfds, int *truncated) {
+    // Room for the most fds one message can carry plus a credentials message,
+    // so an honest client never sees MSG_CTRUNC.
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * CMIO_SCM_MAX_FD) + CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    *nfds = 0;
+    *truncated = 0;
+    ssize_t n = recvmsg(sockfd, &msg, flags | MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (*nfds < CMIO_SCM_MAX_FD) {
+                fds[(*nfds)++] = fd;
+            } else {
+                close(fd);  // cannot happen with one message; never leak
+                *truncated = 1;
+            }
+        }
+    }
+    if (msg.msg_flags & MSG_CTRUNC) *truncated = 1;
+    return n;
+}
+
+ssize_t cmio_send_with_fds(int sockfd, const void *buf, size_t len,
+                           const int *fds, int nfds, int flags) {
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * CMIO_SCM_MAX_FD)];
+        struct cmsghdr align;
+    } control;
+    if (nfds > 0) {
+        if (nfds > CMIO_SCM_MAX_FD) { errno = EINVAL; return -1; }
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    return sendmsg(sockfd, &msg, flags | MSG_NOSIGNAL);
+}
+
+int cmio_signalfd_for(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+size_t cmio_sun_path_max(void) {
+    struct sockaddr_un a;
+    return sizeof a.sun_path - 1;
+}
+
+static int fill_unix(struct sockaddr_un *a, const char *path) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n >= sizeof a->sun_path) { errno = ENAMETOOLONG; return -1; }
+    memcpy(a->sun_path, path, n);
+    return 0;
+}
+
+int cmio_bind_unix(int sockfd, const char *path) {
+    struct sockaddr_un a;
+    if (fill_unix(&a, path) != 0) return -1;
+    return bind(sockfd, (struct sockaddr *)&a, sizeof a);
+}
+
+int cmio_connect_unix(int sockfd, const char *path) {
+    struct sockaddr_un a;
+    if (fill_unix(&a, path) != 0) return -1;
+    return connect(sockfd, (struct sockaddr *)&a, sizeof a);
+}
+
+int cmio_unix_sockname(int sockfd, int peer, void *out, size_t outlen, int *family) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    int r = peer ? getpeername(sockfd, (struct sockaddr *)&ss, &len)
+                 : getsockname(sockfd, (struct sockaddr *)&ss, &len);
+    if (r != 0) return -1;
+    *family = ss.ss_family;
+    if (len > outlen) len = (socklen_t)outlen;
+    memcpy(out, &ss, len);
+    return (int)len;
+}
