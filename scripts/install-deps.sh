@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing mio-daemon need on a fresh
+# Debian machine, and only what is missing. Swift itself is expected at
+# /opt/swift (or on PATH); it is not a Debian package.
+set -euo pipefail
+
+missing=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+for pkg in libjson-c-dev pkg-config socat gcc make python3 systemd iproute2 procps util-linux; do
+  have_pkg "$pkg" || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# pytest drives the integration tests; take it from the Python we run.
+if ! python3 -c 'import pytest' 2>/dev/null; then
+  echo "install-deps: installing pytest"
+  python3 -m pip install -q pytest 2>/dev/null || {
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pytest >/dev/null
+  }
+fi
+
+if ! command -v swift >/dev/null && [ ! -x /opt/swift/usr/bin/swift ]; then
+  echo "install-deps: Swift 6 is needed (expected at /opt/swift/usr/bin/swift or on PATH)" >&2
+  exit 1
+fi
