@@ -6,6 +6,11 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "MioCore", targets: ["MioCore"]),
+        .executable(name: "mio-daemon", targets: ["mio-daemon"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C side: headers Swift cannot see, CMSG_* macros, _GNU_SOURCE calls.
@@ -14,7 +19,19 @@ let package = Package(
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         // mio's Poll in Swift: usable with no daemon at all.
         .target(name: "MioCore", dependencies: ["CMioLinux"]),
+        // The wire format: framing with fd attachment, json-c decoding, encoding.
+        .target(name: "Protocol", dependencies: ["MioCore", "CJSONC"]),
+        // Connections, sessions, registrations, coalescing, limits: the event loop.
+        .target(name: "MioServer", dependencies: [
+            "CMioLinux", "MioCore", "Protocol", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "mio-daemon", dependencies: [
+            "MioCore", "MioServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "MioCoreTests", dependencies: ["MioCore", "CMioLinux"]),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "MioCore"]),
         // `make bench`: MioCore against a C epoll loop (Benchmarks/c).
         .executableTarget(name: "mio-bench", dependencies: ["MioCore", "CMioLinux"], path: "Benchmarks/Sources/mio-bench"),
     ],

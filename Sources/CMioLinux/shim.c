@@ -30,6 +30,12 @@ int cmio_peer_credentials(int sockfd, pid_t *pid, uid_t *uid, gid_t *gid) {
     return 0;
 }
 
+int cmio_peer_groups(int sockfd, gid_t *groups, int max) {
+    socklen_t len = (socklen_t)(sizeof(gid_t) * (size_t)max);
+    if (getsockopt(sockfd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) return -1;
+    return (int)(len / sizeof(gid_t));
+}
+
 ssize_t cmio_recv_with_fds(int sockfd, void *buf, size_t len, int flags,
                            int *fds, int *nfds, int *truncated) {
     // Room for the most fds one message can carry plus a credentials message,
@@ -90,6 +96,45 @@ ssize_t cmio_send_with_fds(int sockfd, const void *buf, size_t len,
         memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
     }
     return sendmsg(sockfd, &msg, flags | MSG_NOSIGNAL);
+}
+
+ssize_t cmio_send_datagram(const char *path, const void *buf, size_t len, const int *fds, int nfds) {
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof a.sun_path) { errno = EINVAL; return -1; }
+    memcpy(a.sun_path, path, n);
+    if (a.sun_path[0] == '@') a.sun_path[0] = 0;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &a;
+    msg.msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * CMIO_SCM_MAX_FD)];
+        struct cmsghdr align;
+    } control;
+    if (nfds > 0) {
+        if (nfds > CMIO_SCM_MAX_FD) { close(s); errno = EINVAL; return -1; }
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    ssize_t r = sendmsg(s, &msg, MSG_NOSIGNAL);
+    int saved = errno;
+    close(s);
+    errno = saved;
+    return r;
 }
 
 int cmio_signalfd_for(const int *signals, int count) {

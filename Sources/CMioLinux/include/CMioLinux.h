@@ -31,6 +31,9 @@ static const uint32_t CMIO_EPOLLRDHUP = EPOLLRDHUP;
 static const uint32_t CMIO_EPOLLET = EPOLLET;
 static const uint32_t CMIO_EPOLLONESHOT = EPOLLONESHOT;
 
+/// O_PATH needs _GNU_SOURCE in <fcntl.h>, which Swift's Glibc lacks.
+static const int CMIO_O_PATH = 010000000;
+
 /// Most fds one SCM_RIGHTS message can carry (the kernel's SCM_MAX_FD).
 #define CMIO_SCM_MAX_FD 253
 
@@ -42,6 +45,10 @@ int cmio_eventfd(unsigned int initval, int flags);
 
 /// SO_PEERCRED: the peer's pid, uid and gid.
 int cmio_peer_credentials(int sockfd, pid_t *pid, uid_t *uid, gid_t *gid);
+
+/// SO_PEERGROUPS: the peer's supplementary groups. Returns the count
+/// stored (at most `max`), or -1 with errno.
+int cmio_peer_groups(int sockfd, gid_t *groups, int max);
 
 /// recvmsg() with MSG_CMSG_CLOEXEC and room for 253 fds and a credentials
 /// message. Every SCM_RIGHTS header is read; received fds go to `fds` (room
@@ -55,6 +62,11 @@ ssize_t cmio_recv_with_fds(int sockfd, void *buf, size_t len, int flags,
 /// (`nfds` may be 0, then it is a plain sendmsg).
 ssize_t cmio_send_with_fds(int sockfd, const void *buf, size_t len,
                            const int *fds, int nfds, int flags);
+
+/// One datagram to an AF_UNIX socket path (a leading '@' names an abstract
+/// socket, as in $NOTIFY_SOCKET), with `nfds` fds attached. Uses a socket
+/// of its own, closed before returning.
+ssize_t cmio_send_datagram(const char *path, const void *buf, size_t len, const int *fds, int nfds);
 
 /// Blocks `signals` for the calling thread and returns a signalfd for them.
 int cmio_signalfd_for(const int *signals, int count);

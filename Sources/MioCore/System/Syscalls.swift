@@ -184,11 +184,32 @@ package enum Sys {
         try nonBlocking("writev") { Glibc.writev(fd, vectors, count) }
     }
 
+    /// One datagram to a Unix socket path (`@name`: abstract), with fds:
+    /// how sd_notify speaks to the service manager.
+    package static func sendDatagram(toUnixPath path: String, _ message: String, fds: [Int32] = []) throws(MioError) {
+        let bytes = Array(message.utf8)
+        _ = try retrying("sendmsg(\(path))") { cmio_send_datagram(path, bytes, bytes.count, fds, Int32(fds.count)) }
+    }
+
+    /// `getsockopt(SO_ACCEPTCONN)`: whether `fd` is a listening socket.
+    package static func isListeningSocket(_ fd: Int32) -> Bool {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) == 0 && value != 0
+    }
+
     /// The peer's pid, uid and gid (`SO_PEERCRED`).
     package static func peerCredentials(_ fd: Int32) throws(MioError) -> (pid: pid_t, uid: uid_t, gid: gid_t) {
         var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
         _ = try retrying("getsockopt(SO_PEERCRED)") { cmio_peer_credentials(fd, &pid, &uid, &gid) }
         return (pid, uid, gid)
+    }
+
+    /// The peer's supplementary groups (`SO_PEERGROUPS`), at most 1024 of them.
+    package static func peerGroups(_ fd: Int32) throws(MioError) -> [gid_t] {
+        var groups = [gid_t](repeating: 0, count: 1024)
+        let count = try retrying("getsockopt(SO_PEERGROUPS)") { cmio_peer_groups(fd, &groups, Int32(groups.count)) }
+        return Array(groups.prefix(Int(count)))
     }
 
     /// The address of an `AF_UNIX` socket (`peer`: of its peer) as raw bytes,
@@ -238,6 +259,13 @@ package enum Sys {
 
     package static func changeMode(_ path: String, mode: mode_t) throws(MioError) {
         _ = try retrying("chmod(\(path))") { Glibc.chmod(path, mode) }
+    }
+
+    /// `readlink`: what a symbolic link (such as `/proc/self/fd/N`) points at.
+    package static func readLink(_ path: String) throws(MioError) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let n = try retrying("readlink(\(path))") { Glibc.readlink(path, &buffer, buffer.count - 1) }
+        return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     package static func lstat(_ path: String) throws(MioError) -> stat {

@@ -1,0 +1,91 @@
+/// A pass over a request line before json-c sees it, for what json-c's
+/// strict mode lets through or cannot report:
+/// - nesting deeper than ``maxDepth`` (the top-level object is depth 1);
+/// - bare words other than `true`, `false`, `null` (json-c takes `NaN`, `Infinity`);
+/// - single-quoted strings (json-c takes them even in strict mode);
+/// - integer literals outside `-2^63 ... 2^64-1`, which json-c clamps
+///   silently: the scan remembers that one was seen.
+struct JSONScanner {
+    static let maxDepth = 8
+
+    enum Outcome: Equatable {
+        /// Fine to hand to json-c; `outOfRangeIntegers` literals on the line
+        /// will be clamped by it.
+        case ok(outOfRangeIntegers: Int)
+        case invalid(String)
+    }
+
+    static func scan(_ bytes: UnsafeRawBufferPointer) -> Outcome {
+        var depth = 0
+        var outOfRange = 0
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let c = bytes[i]
+            switch c {
+            case UInt8(ascii: "\""):
+                // Skip the string; json-c checks its escapes and UTF-8.
+                i += 1
+                while i < n, bytes[i] != UInt8(ascii: "\"") {
+                    i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                i += 1
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                if depth > maxDepth { return .invalid("nesting deeper than \(maxDepth)") }
+                i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                i += 1
+            case UInt8(ascii: "'"):
+                return .invalid("single-quoted strings are not JSON")
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let start = i
+                var integer = true
+                while i < n, isNumberByte(bytes[i]) {
+                    if bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+                        integer = false
+                    }
+                    i += 1
+                }
+                if integer, !isInRange(UnsafeRawBufferPointer(rebasing: bytes[start..<i])) {
+                    outOfRange += 1
+                }
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                let start = i
+                while i < n, isLetter(bytes[i]) { i += 1 }
+                let word = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
+                if !(equals(word, "true") || equals(word, "false") || equals(word, "null")) {
+                    return .invalid("'\(String(decoding: word, as: UTF8.self))' is not a JSON value")
+                }
+            default:
+                i += 1
+            }
+        }
+        return .ok(outOfRangeIntegers: outOfRange)
+    }
+
+    private static func isNumberByte(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+")
+            || c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
+    }
+
+    private static func isLetter(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+    }
+
+    private static func equals(_ word: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+        word.count == literal.utf8CodeUnitCount && word.elementsEqual(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Whether a decimal integer literal fits json-c's range,
+    /// `-2^63 ... 2^64-1`, without being clamped.
+    static func isInRange(_ literal: UnsafeRawBufferPointer) -> Bool {
+        let negative = literal.first == UInt8(ascii: "-")
+        let digits = literal.dropFirst(negative ? 1 : 0).drop { $0 == UInt8(ascii: "0") }
+        let limit = negative ? "9223372036854775808" : "18446744073709551615"
+        if digits.count != limit.utf8.count { return digits.count < limit.utf8.count }
+        for (d, l) in zip(digits, limit.utf8) where d != l { return d < l }
+        return true
+    }
+}

@@ -1,0 +1,183 @@
+import MioCore
+
+/// The limits a `hello` reply reports.
+public struct Limits: Equatable, Sendable {
+    public var maxLine: Int
+    public var maxRegistrationsPerUID: Int
+    public var maxConnectionsPerUID: Int
+    public var maxSessionsPerUID: Int
+
+    public init(maxLine: Int, maxRegistrationsPerUID: Int, maxConnectionsPerUID: Int, maxSessionsPerUID: Int) {
+        self.maxLine = maxLine
+        self.maxRegistrationsPerUID = maxRegistrationsPerUID
+        self.maxConnectionsPerUID = maxConnectionsPerUID
+        self.maxSessionsPerUID = maxSessionsPerUID
+    }
+}
+
+public struct HelloReply: Equatable, Sendable {
+    public var server: String
+    public var version: String
+    public var session: String?
+    public var limits: Limits
+
+    public init(server: String, version: String, session: String?, limits: Limits) {
+        self.server = server
+        self.version = version
+        self.session = session
+        self.limits = limits
+    }
+}
+
+/// One line of a `list` reply.
+public struct RegistrationInfo: Equatable, Sendable {
+    public var token: Token
+    public var interest: Interest
+    public var mode: Mode
+    public var kind: String
+
+    public init(token: Token, interest: Interest, mode: Mode, kind: String) {
+        self.token = token
+        self.interest = interest
+        self.mode = mode
+        self.kind = kind
+    }
+}
+
+public struct StatsReply: Equatable, Sendable {
+    public var uptimeSeconds: Double
+    public var connections: Int
+    public var sessions: Int
+    public var registrations: Int
+    public var fdsHeld: Int
+    public var eventsDelivered: UInt64
+    public var eventsCoalesced: UInt64
+
+    public init(uptimeSeconds: Double, connections: Int, sessions: Int, registrations: Int, fdsHeld: Int,
+                eventsDelivered: UInt64, eventsCoalesced: UInt64) {
+        self.uptimeSeconds = uptimeSeconds
+        self.connections = connections
+        self.sessions = sessions
+        self.registrations = registrations
+        self.fdsHeld = fdsHeld
+        self.eventsDelivered = eventsDelivered
+        self.eventsCoalesced = eventsCoalesced
+    }
+}
+
+/// The op-specific part of a successful reply.
+public enum ReplyBody: Equatable, Sendable {
+    case empty
+    case token(Token)
+    case hello(HelloReply)
+    case events([ReadinessEvent])
+    case registrations([RegistrationInfo])
+    case stats(StatsReply)
+}
+
+/// The protocol version this code speaks.
+public let protocolVersion: UInt64 = 1
+
+extension JSONWriter {
+    /// `{"id":ID,"ok":true,...}\n`
+    public mutating func reply(id: RequestID?, _ body: ReplyBody) {
+        raw("{")
+        idField(id)
+        key("ok")
+        raw("true")
+        switch body {
+        case .empty: break
+        case .token(let token):
+            comma(); key("token"); unsigned(token.rawValue)
+        case .hello(let hello):
+            comma(); key("server"); string(hello.server)
+            comma(); key("version"); string(hello.version)
+            comma(); key("protocol"); unsigned(protocolVersion)
+            comma(); key("session")
+            if let session = hello.session { string(session) } else { raw("null") }
+            comma(); key("limits"); raw("{")
+            key("max_line"); unsigned(UInt64(hello.limits.maxLine)); comma()
+            key("max_registrations_per_uid"); unsigned(UInt64(hello.limits.maxRegistrationsPerUID)); comma()
+            key("max_connections_per_uid"); unsigned(UInt64(hello.limits.maxConnectionsPerUID)); comma()
+            key("max_sessions_per_uid"); unsigned(UInt64(hello.limits.maxSessionsPerUID))
+            raw("}")
+        case .events(let events):
+            comma(); key("events"); raw("[")
+            for (index, event) in events.enumerated() {
+                if index > 0 { comma() }
+                readinessObject(event, withEventKey: false)
+            }
+            raw("]")
+        case .registrations(let registrations):
+            comma(); key("registrations"); raw("[")
+            for (index, registration) in registrations.enumerated() {
+                if index > 0 { comma() }
+                raw("{"); key("token"); unsigned(registration.token.rawValue)
+                comma(); key("interest"); stringArray(registration.interest.names)
+                comma(); key("mode"); string(registration.mode.description)
+                comma(); key("kind"); string(registration.kind)
+                raw("}")
+            }
+            raw("]")
+        case .stats(let stats):
+            comma(); key("stats"); raw("{")
+            key("uptime_s"); double((stats.uptimeSeconds * 1000).rounded() / 1000); comma()
+            key("connections"); unsigned(UInt64(stats.connections)); comma()
+            key("sessions"); unsigned(UInt64(stats.sessions)); comma()
+            key("registrations"); unsigned(UInt64(stats.registrations)); comma()
+            key("fds_held"); unsigned(UInt64(stats.fdsHeld)); comma()
+            key("events_delivered"); unsigned(stats.eventsDelivered); comma()
+            key("events_coalesced"); unsigned(stats.eventsCoalesced)
+            raw("}")
+        }
+        raw("}\n")
+    }
+
+    /// `{"id":ID,"ok":false,"error":{"code":…,"message":…}}\n`
+    public mutating func failure(id: RequestID?, _ error: ProtocolError) {
+        raw("{")
+        idField(id)
+        key("ok"); raw("false"); comma()
+        key("error"); raw("{"); key("code"); string(error.code.rawValue); comma()
+        key("message"); string(error.message); raw("}}\n")
+    }
+
+    /// An event line: `{"event":"ready","token":7,"readable":true,…}\n`
+    @inlinable
+    public mutating func eventLine(_ event: ReadinessEvent) {
+        readinessObject(event, withEventKey: true)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// A notice: `{"event":"shutdown"}\n`, `{"event":"session_taken"}\n`.
+    public mutating func notice(_ name: StaticString) {
+        raw("{\"event\":\"")
+        raw(name)
+        raw("\"}\n")
+    }
+
+    @inlinable
+    mutating func readinessObject(_ event: ReadinessEvent, withEventKey: Bool) {
+        raw(withEventKey ? "{\"event\":\"ready\",\"token\":" : "{\"token\":")
+        unsigned(event.token.rawValue)
+        let r = event.readiness
+        raw(",\"readable\":"); bool(r.contains(.readable))
+        raw(",\"writable\":"); bool(r.contains(.writable))
+        raw(",\"error\":"); bool(r.contains(.error))
+        raw(",\"read_closed\":"); bool(r.contains(.readClosed))
+        raw(",\"write_closed\":"); bool(r.contains(.writeClosed))
+        raw(",\"priority\":"); bool(r.contains(.priority))
+        raw("}")
+    }
+
+    private mutating func idField(_ id: RequestID?) {
+        guard let id else { return }
+        key("id")
+        switch id {
+        case .signed(let value): signed(value)
+        case .unsigned(let value): unsigned(value)
+        case .string(let value): string(value)
+        }
+        comma()
+    }
+}

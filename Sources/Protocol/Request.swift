@@ -1,0 +1,60 @@
+import MioCore
+
+/// A request's `id`: a JSON string or integer, echoed in the reply as decoded.
+public enum RequestID: Equatable, Sendable {
+    case signed(Int64)
+    case unsigned(UInt64)
+    case string(String)
+}
+
+/// How a named session's events reach its connection.
+public enum Delivery: String, Equatable, Sendable {
+    /// Event lines are written as readiness arrives (the default).
+    case stream
+    /// Events wait for a `poll` request.
+    case poll
+}
+
+public struct HelloRequest: Equatable, Sendable {
+    public var protocolVersion: UInt64?
+    public var session: String?
+    public var persist: Bool = false
+    public var takeover: Bool = false
+    public var delivery: Delivery?
+    public var client: String?
+}
+
+/// One decoded request: its id and what it asks.
+public struct Request: Equatable, Sendable {
+    public enum Operation: Equatable, Sendable {
+        case hello(HelloRequest)
+        case register(token: Token, interest: Interest, mode: Mode)
+        case reregister(token: Token, interest: Interest, mode: Mode)
+        case deregister(token: Token)
+        case waker(token: Token)
+        case wake(token: Token, session: String?)
+        /// `timeoutMilliseconds` nil: wait until an event comes.
+        case poll(timeoutMilliseconds: UInt64?, maxEvents: Int)
+        case fetch(token: Token, deregister: Bool)
+        case list
+        case stats
+        case end
+        case ping
+
+        /// The only operation that takes an fd.
+        public var takesFd: Bool {
+            if case .register = self { return true }
+            return false
+        }
+    }
+
+    public var id: RequestID?
+    public var operation: Operation
+}
+
+/// A request line that failed to decode: the error to reply with, and the
+/// id if it could be read.
+public struct DecodeFailure: Error, Equatable, Sendable {
+    public var id: RequestID?
+    public var error: ProtocolError
+}

@@ -1,0 +1,273 @@
+import CJSONC
+import MioCore
+
+/// Decodes one request line with json-c, strictly (protocol §2): type checks
+/// before numbers are read, no coercion, no clamping, depth at most 8, and
+/// nothing after the object but whitespace.
+///
+/// Errors come in the protocol's order: `bad_json`, `unknown_op`,
+/// `bad_request` (fields, then the fd count), and the op's own are left to
+/// the server.
+public struct RequestDecoder {
+    /// The largest `max_events` a `poll` may ask for.
+    public static let maxPollEvents = 65536
+
+    public init() {}
+
+    /// - Parameter fdCount: how many fds came with the line.
+    public func decode(_ line: UnsafeRawBufferPointer, fdCount: Int) -> Result<Request, DecodeFailure> {
+        let outOfRangeIntegers: Int
+        switch JSONScanner.scan(line) {
+        case .invalid(let why): return .failure(DecodeFailure(id: nil, error: ProtocolError(.badJSON, "invalid JSON: \(why)")))
+        case .ok(let count): outOfRangeIntegers = count
+        }
+        // json-c's own depth check is a backstop; the scan already held to 8.
+        guard let tokener = json_tokener_new_ex(Int32(JSONScanner.maxDepth + 2)) else {
+            return .failure(DecodeFailure(id: nil, error: ProtocolError(.internal, "out of memory")))
+        }
+        defer { json_tokener_free(tokener) }
+        json_tokener_set_flags(tokener, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
+        let base = line.baseAddress?.assumingMemoryBound(to: CChar.self)
+        let object = json_tokener_parse_ex(tokener, base, Int32(line.count))
+        let status = json_tokener_get_error(tokener)
+        defer { if let object { json_object_put(object) } }
+        if status != json_tokener_success {
+            let why = status == json_tokener_continue ? "the line ends inside a value" : String(cString: json_tokener_error_desc(status))
+            return .failure(DecodeFailure(id: nil, error: ProtocolError(.badJSON, "invalid JSON: \(why)")))
+        }
+        let end = json_tokener_get_parse_end(tokener)
+        if line[end...].contains(where: { !isJSONWhitespace($0) }) {
+            return .failure(DecodeFailure(id: nil, error: ProtocolError(.badJSON, "invalid JSON: text after the object")))
+        }
+        guard let object, json_object_get_type(object) == json_type_object else {
+            return .failure(DecodeFailure(id: nil, error: ProtocolError(.badRequest, "a request is a JSON object")))
+        }
+        var fields = Fields(object: object, outOfRangeIntegers: outOfRangeIntegers)
+        return fields.decodeRequest(fdCount: fdCount)
+    }
+
+    private func isJSONWhitespace(_ c: UInt8) -> Bool {
+        c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D
+    }
+}
+
+/// Typed access to the fields of one request object.
+private struct Fields {
+    let object: OpaquePointer
+    /// Integer literals on the line that json-c clamped.
+    let outOfRangeIntegers: Int
+    var id: RequestID?
+
+    init(object: OpaquePointer, outOfRangeIntegers: Int) {
+        self.object = object
+        self.outOfRangeIntegers = outOfRangeIntegers
+    }
+
+    mutating func decodeRequest(fdCount: Int) -> Result<Request, DecodeFailure> {
+        do throws(ProtocolError) {
+            // The id first, so that later errors can echo it.
+            id = try readID()
+            guard let opValue = value("op") else { throw ProtocolError(.badRequest, "missing \"op\"") }
+            guard json_object_get_type(opValue) == json_type_string else {
+                throw ProtocolError(.badRequest, "\"op\" must be a string")
+            }
+            let op = string(opValue)
+            let operation = try decodeOperation(op)
+            try checkFdCount(operation, fdCount: fdCount)
+            return .success(Request(id: id, operation: operation))
+        } catch {
+            return .failure(DecodeFailure(id: id, error: error))
+        }
+    }
+
+    private func decodeOperation(_ op: String) throws(ProtocolError) -> Request.Operation {
+        switch op {
+        case "hello": return .hello(try decodeHello())
+        case "register":
+            return .register(token: try token(), interest: try interest(), mode: try mode())
+        case "reregister":
+            return .reregister(token: try token(), interest: try interest(), mode: try mode())
+        case "deregister": return .deregister(token: try token())
+        case "waker": return .waker(token: try token())
+        case "wake": return .wake(token: try token(), session: try optionalString("session"))
+        case "poll":
+            let timeout = try optionalUnsigned("timeout_ms")
+            let maxEvents = try optionalUnsigned("max_events") ?? 1024
+            guard maxEvents >= 1, maxEvents <= UInt64(RequestDecoder.maxPollEvents) else {
+                throw ProtocolError(.badRequest, "\"max_events\" must be between 1 and \(RequestDecoder.maxPollEvents)")
+            }
+            return .poll(timeoutMilliseconds: timeout, maxEvents: Int(maxEvents))
+        case "fetch": return .fetch(token: try token(), deregister: try optionalBool("deregister") ?? false)
+        case "list": return .list
+        case "stats": return .stats
+        case "end": return .end
+        case "ping": return .ping
+        default:
+            throw ProtocolError(.unknownOp, op.isEmpty ? "\"op\" is empty" : "unknown op \"\(printable(op))\"")
+        }
+    }
+
+    private func checkFdCount(_ operation: Request.Operation, fdCount: Int) throws(ProtocolError) {
+        if operation.takesFd {
+            if fdCount == 0 { throw ProtocolError(.noFd, "register needs one file descriptor, sent with the request line in one sendmsg()") }
+            if fdCount > 1 { throw ProtocolError(.badRequest, "register takes exactly one file descriptor, \(fdCount) came") }
+        } else if fdCount > 0 {
+            throw ProtocolError(.badRequest, "this request takes no file descriptor, \(fdCount) came (they were closed)")
+        }
+    }
+
+    private func decodeHello() throws(ProtocolError) -> HelloRequest {
+        var hello = HelloRequest()
+        hello.protocolVersion = try optionalUnsigned("protocol")
+        if let name = try optionalString("session") {
+            guard Fields.isValidSessionName(name) else {
+                throw ProtocolError(.badRequest, "a session name is 1 to 64 bytes of [A-Za-z0-9._-]")
+            }
+            hello.session = name
+        }
+        hello.persist = try optionalBool("persist") ?? false
+        hello.takeover = try optionalBool("takeover") ?? false
+        if let delivery = try optionalString("delivery") {
+            guard let parsed = Delivery(rawValue: delivery) else {
+                throw ProtocolError(.badRequest, "\"delivery\" is \"stream\" or \"poll\"")
+            }
+            hello.delivery = parsed
+        }
+        hello.client = try optionalString("client")
+        return hello
+    }
+
+    static func isValidSessionName(_ name: String) -> Bool {
+        let bytes = name.utf8
+        return (1...64).contains(bytes.count) && bytes.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+        }
+    }
+
+    // MARK: - Field readers
+
+    private func value(_ key: String) -> OpaquePointer? {
+        var result: OpaquePointer?
+        guard json_object_object_get_ex(object, key, &result) != 0 else { return nil }
+        return result
+    }
+
+    /// A present field whose value is not JSON null.
+    private func present(_ key: String) -> OpaquePointer? {
+        guard let v = value(key), json_object_get_type(v) != json_type_null else { return nil }
+        return v
+    }
+
+    private func string(_ v: OpaquePointer) -> String {
+        let length = Int(json_object_get_string_len(v))
+        guard let pointer = json_object_get_string(v) else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
+    }
+
+    private func readID() throws(ProtocolError) -> RequestID? {
+        guard let v = value("id") else { return nil }
+        switch json_object_get_type(v) {
+        case json_type_string: return .string(string(v))
+        case json_type_int:
+            try checkNotClamped(v, "id")
+            let signed = json_object_get_int64(v)
+            return signed < 0 ? .signed(signed) : .unsigned(json_object_get_uint64(v))
+        default:
+            throw ProtocolError(.badRequest, "\"id\" must be a string or an integer")
+        }
+    }
+
+    /// json-c clamps integers it cannot hold to 2^64-1 or -2^63; the line's
+    /// scan tells whether such a value here came from a larger literal.
+    private func checkNotClamped(_ v: OpaquePointer, _ key: String) throws(ProtocolError) {
+        let signed = json_object_get_int64(v)
+        let atClamp = signed == Int64.min || (signed == Int64.max && json_object_get_uint64(v) == UInt64.max)
+        // A literal past the range was on the line and this value sits at
+        // the clamp: refuse rather than guess which literal it came from.
+        if atClamp, outOfRangeIntegers > 0 {
+            throw ProtocolError(.badRequest, "\"\(key)\" is out of range")
+        }
+    }
+
+    private func unsigned(_ v: OpaquePointer, _ key: String) throws(ProtocolError) -> UInt64 {
+        guard json_object_get_type(v) == json_type_int else {
+            throw ProtocolError(.badRequest, "\"\(key)\" must be an integer")
+        }
+        try checkNotClamped(v, key)
+        guard json_object_get_int64(v) >= 0 else {
+            throw ProtocolError(.badRequest, "\"\(key)\" must not be negative")
+        }
+        return json_object_get_uint64(v)
+    }
+
+    private func optionalUnsigned(_ key: String) throws(ProtocolError) -> UInt64? {
+        guard let v = present(key) else { return nil }
+        return try unsigned(v, key)
+    }
+
+    private func token() throws(ProtocolError) -> Token {
+        guard let v = value("token") else { throw ProtocolError(.badRequest, "missing \"token\"") }
+        return Token(try unsigned(v, "token"))
+    }
+
+    private func optionalString(_ key: String) throws(ProtocolError) -> String? {
+        guard let v = present(key) else { return nil }
+        guard json_object_get_type(v) == json_type_string else {
+            throw ProtocolError(.badRequest, "\"\(key)\" must be a string")
+        }
+        return string(v)
+    }
+
+    private func optionalBool(_ key: String) throws(ProtocolError) -> Bool? {
+        guard let v = present(key) else { return nil }
+        guard json_object_get_type(v) == json_type_boolean else {
+            throw ProtocolError(.badRequest, "\"\(key)\" must be true or false")
+        }
+        return json_object_get_boolean(v) != 0
+    }
+
+    private func interest() throws(ProtocolError) -> Interest {
+        guard let v = value("interest") else { throw ProtocolError(.badRequest, "missing \"interest\"") }
+        var names: [String] = []
+        switch json_object_get_type(v) {
+        case json_type_string: names = [string(v)]
+        case json_type_array:
+            for index in 0..<json_object_array_length(v) {
+                guard let element = json_object_array_get_idx(v, index),
+                      json_object_get_type(element) == json_type_string else {
+                    throw ProtocolError(.badRequest, "\"interest\" holds strings only")
+                }
+                names.append(string(element))
+            }
+        default:
+            throw ProtocolError(.badRequest, "\"interest\" is an array of \"readable\", \"writable\", \"priority\"")
+        }
+        var result: Interest?
+        for name in names {
+            let one: Interest
+            switch name {
+            case "readable": one = .readable
+            case "writable": one = .writable
+            case "priority": one = .priority
+            default: throw ProtocolError(.badRequest, "unknown interest \"\(printable(name))\"")
+            }
+            result = result.map { $0 | one } ?? one
+        }
+        guard let result else { throw ProtocolError(.badRequest, "\"interest\" must not be empty") }
+        return result
+    }
+
+    private func mode() throws(ProtocolError) -> Mode {
+        switch try optionalString("mode") {
+        case nil, "edge": return .edge
+        case "oneshot": return .oneshot
+        case let other?: throw ProtocolError(.badRequest, "unknown mode \"\(printable(other))\": \"edge\" or \"oneshot\"")
+        }
+    }
+
+    /// A client's string, cut short for an error message.
+    private func printable(_ s: String) -> String {
+        s.utf8.count <= 64 ? s : String(s.prefix(64)) + "…"
+    }
+}

@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import MioCore
+
+struct StartupError: Error {
+    let message: String
+}
+
+/// The socket the daemon serves: inherited by socket activation, or made
+/// here at the path of protocol §1.
+struct ListeningSocket {
+    let fd: Int32
+    let path: String
+    let activated: Bool
+    /// The socket file this process made (device, inode), to unlink at exit
+    /// only if it is still ours.
+    private let madeFile: (dev: UInt, ino: UInt)?
+
+    static func open(explicitPath: String?, socketMode: mode_t?, openToOthers: Bool, logger: Logger) throws -> ListeningSocket {
+        if let inherited = try SocketActivation.takeListener(logger: logger) {
+            let address = (try? Sys.unixAddress(inherited, peer: false)).flatMap { $0 }.map(Self.path(ofAddress:)) ?? "(inherited)"
+            return ListeningSocket(fd: inherited, path: explicitPath ?? address, activated: true, madeFile: nil)
+        }
+        let path = SocketPath.resolve(explicit: explicitPath, activated: false)
+        return try create(at: path, mode: socketMode ?? (openToOthers ? 0o666 : 0o600),
+                          directoryMode: openToOthers ? 0o755 : 0o700, logger: logger)
+    }
+
+    private static func create(at path: String, mode: mode_t, directoryMode: mode_t, logger: Logger) throws -> ListeningSocket {
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if !directory.isEmpty, (try? Sys.lstat(directory)) == nil {
+            do {
+                try makeDirectories(directory, mode: directoryMode)
+            } catch {
+                throw StartupError(message: "cannot create \(directory): \(error)")
+            }
+        }
+        try replaceStaleSocket(at: path, logger: logger)
+        do {
+            let fd = try Sys.socket(domain: AF_UNIX, type: Int32(SOCK_STREAM.rawValue), flags: Int32(SOCK_NONBLOCK.rawValue))
+            do {
+                // The mode is set before listen(), so no one connects through a wider one.
+                try Sys.bind(fd, unixPath: path)
+                try Sys.changeMode(path, mode: mode)
+                try Sys.listen(fd, backlog: SOMAXCONN)
+                let info = try Sys.lstat(path)
+                return ListeningSocket(fd: fd, path: path, activated: false, madeFile: (UInt(info.st_dev), UInt(info.st_ino)))
+            } catch {
+                Sys.close(fd)
+                throw error
+            }
+        } catch let error as MioError {
+            throw StartupError(message: "cannot listen on \(path): \(error)")
+        }
+    }
+
+    /// A live daemon on the path: refuse. A socket file no one answers on: remove it.
+    private static func replaceStaleSocket(at path: String, logger: Logger) throws {
+        guard let info = try? Sys.lstat(path) else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw StartupError(message: "\(path) exists and is not a socket; not touching it")
+        }
+        guard let probe = try? Sys.socket(domain: AF_UNIX, type: Int32(SOCK_STREAM.rawValue)) else { return }
+        defer { Sys.close(probe) }
+        do {
+            _ = try Sys.connect(probe, unixPath: path)
+            throw StartupError(message: "another mio-daemon is already serving \(path); stop it first, or pick another --socket")
+        } catch let error as MioError {
+            guard error.errno == ECONNREFUSED else {
+                throw StartupError(message: "cannot tell whether \(path) is in use: \(error)")
+            }
+            logger.info("removing stale socket file \(path)")
+            do { try Sys.unlink(path) } catch { throw StartupError(message: "cannot remove stale \(path): \(error)") }
+        }
+    }
+
+    private static func makeDirectories(_ directory: String, mode: mode_t) throws(MioError) {
+        var partial = ""
+        for component in directory.split(separator: "/") {
+            partial += "/" + component
+            if (try? Sys.lstat(partial)) == nil {
+                try Sys.makeDirectory(partial, mode: mode)
+                try Sys.changeMode(partial, mode: mode)  // umask would narrow it
+            }
+        }
+    }
+
+    /// Unlinks the socket file if this process made it and it is still there.
+    func removeSocketFile() {
+        guard let madeFile, let info = try? Sys.lstat(path),
+              UInt(info.st_dev) == madeFile.dev, UInt(info.st_ino) == madeFile.ino else { return }
+        try? Sys.unlink(path)
+    }
+
+    private static func path(ofAddress bytes: [UInt8]) -> String {
+        let path = bytes.dropFirst(2).prefix { $0 != 0 }
+        return String(decoding: path, as: UTF8.self)
+    }
+}
+
+/// The socket path of protocol §1: `--socket`, `$MIO_SOCKET`,
+/// `/run/mio-daemon/mio.sock` for root or under socket activation,
+/// `$XDG_RUNTIME_DIR/mio-daemon/mio.sock`, `/tmp/mio-daemon-$UID/mio.sock`.
+enum SocketPath {
+    static func resolve(explicit: String?, activated: Bool) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let env = Environment.get("MIO_SOCKET"), !env.isEmpty { return env }
+        if getuid() == 0 || activated { return "/run/mio-daemon/mio.sock" }
+        if let runtime = Environment.get("XDG_RUNTIME_DIR"), !runtime.isEmpty { return "\(runtime)/mio-daemon/mio.sock" }
+        return "/tmp/mio-daemon-\(getuid())/mio.sock"
+    }
+}
+
+/// `LISTEN_FDS`/`LISTEN_PID` (sd_listen_fds): the listening socket is fd 3.
+enum SocketActivation {
+    static let firstFd: Int32 = 3
+
+    static func takeListener(logger: Logger) throws -> Int32? {
+        guard let pidText = Environment.get("LISTEN_PID") else { return nil }
+        defer {
+            Environment.unset("LISTEN_PID")
+            Environment.unset("LISTEN_FDS")
+            Environment.unset("LISTEN_FDNAMES")
+        }
+        guard let pid = Int32(pidText), pid == getpid() else {
+            logger.warning("LISTEN_PID=\(pidText) is not this process; ignoring socket activation")
+            return nil
+        }
+        guard let count = Environment.get("LISTEN_FDS").flatMap(Int32.init), count >= 1 else {
+            logger.warning("LISTEN_FDS is missing or malformed; ignoring socket activation")
+            return nil
+        }
+        for extra in (firstFd + 1)..<(firstFd + count) {
+            logger.warning("inherited fd \(extra) is not used; closing it")
+            Sys.close(extra)
+        }
+        guard Sys.isListeningSocket(firstFd), let address = try? Sys.unixAddress(firstFd, peer: false), address != nil else {
+            throw StartupError(message: "socket activation: fd 3 is not a listening AF_UNIX socket")
+        }
+        return firstFd
+    }
+}

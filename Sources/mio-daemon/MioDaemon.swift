@@ -1,0 +1,115 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import MioCore
+import MioServer
+
+@main
+struct MioDaemon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mio-daemon",
+        abstract: "Holds file descriptors for its clients and tells them, as JSON lines, when they are ready.",
+        discussion: """
+            Try it: socat - UNIX-CONNECT:$SOCKET, then type {"op":"ping"}.
+            Socket path, in order: --socket, $MIO_SOCKET, /run/mio-daemon/mio.sock (root or socket \
+            activation), $XDG_RUNTIME_DIR/mio-daemon/mio.sock, /tmp/mio-daemon-$UID/mio.sock.
+            """)
+
+    @Option(help: "The Unix socket to serve.")
+    var socket: String?
+
+    @Option(help: "Octal mode of the socket file (default 0600, or 0666 with --allow-uid/--allow-gid).")
+    var socketMode: String?
+
+    @Option(help: "Also allow this uid (repeatable). Root and the daemon's own uid are always allowed.")
+    var allowUid: [UInt32] = []
+
+    @Option(help: "Also allow peers whose primary or supplementary group is this gid (repeatable).")
+    var allowGid: [UInt32] = []
+
+    @Option(help: "Longest request line, in bytes.")
+    var maxLine: Int = 65536
+
+    @Option(help: "Connections one uid may hold at once.")
+    var maxConnectionsPerUid: Int = 256
+
+    @Option(help: "Registrations one uid may hold (also capped below the open-file limit).")
+    var maxRegistrationsPerUid: Int = 16384
+
+    @Option(help: "Named sessions one uid may hold.")
+    var maxSessionsPerUid: Int = 64
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let socketMode, mode_t(socketMode, radix: 8) == nil {
+            throw ValidationError("--socket-mode must be an octal mode such as 0660")
+        }
+        for (name, value) in [("--max-line", maxLine), ("--max-connections-per-uid", maxConnectionsPerUid),
+                              ("--max-registrations-per-uid", maxRegistrationsPerUid), ("--max-sessions-per-uid", maxSessionsPerUid)]
+        where value < 1 {
+            throw ValidationError("\(name) must be at least 1")
+        }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: level) }
+        let logger = Logger(label: "mio-daemon")
+        let notifier = SystemdNotifier.fromEnvironment(logger: logger)
+
+        var configuration = ServerConfiguration()
+        configuration.maxLine = maxLine
+        configuration.maxConnectionsPerUID = maxConnectionsPerUid
+        configuration.maxRegistrationsPerUID = maxRegistrationsPerUid
+        configuration.maxSessionsPerUID = maxSessionsPerUid
+        configuration.allowedUIDs = Set(allowUid)
+        configuration.allowedGIDs = Set(allowGid)
+        configuration.maxRegistrationsTotal = ServerConfiguration.registrationsAllowed(byOpenFileLimit: raiseOpenFileLimit(logger))
+        configuration.watchdogInterval = notifier?.watchdogInterval
+
+        let listener: ListeningSocket
+        do {
+            listener = try ListeningSocket.open(
+                explicitPath: socket, socketMode: socketMode.flatMap { mode_t($0, radix: 8) },
+                openToOthers: !allowUid.isEmpty || !allowGid.isEmpty, logger: logger)
+        } catch let error as StartupError {
+            logger.critical("\(error.message)")
+            throw ExitCode(1)
+        }
+        logger.info("serving \(listener.path)\(listener.activated ? " (socket activation)" : "")")
+
+        do {
+            let server = try Server(configuration: configuration, listener: listener.fd, logger: logger,
+                                    notify: { notifier?.send($0) })
+            try server.run()
+        } catch {
+            logger.critical("event loop failed: \(error)")
+            listener.removeSocketFile()
+            throw ExitCode(1)
+        }
+        listener.removeSocketFile()
+    }
+
+    /// Raises the soft open-file limit to the hard one (protocol §7) and
+    /// returns the limit in force.
+    private func raiseOpenFileLimit(_ logger: Logger) -> Int {
+        guard var limit = try? Sys.openFileLimit() else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            do {
+                try Sys.setOpenFileLimit(limit)
+            } catch {
+                logger.warning("cannot raise the open-file limit: \(error)")
+                limit = (try? Sys.openFileLimit()) ?? limit
+            }
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
+}

@@ -1,0 +1,115 @@
+"""What the blocking and the asyncio client share: building requests,
+telling events from replies, and matching replies to requests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from ._framing import close_fds, encode
+from .errors import MioError, ProtocolError
+
+#: Something with an fd: an int or an object with ``fileno()``.
+FdLike = Union[int, Any]
+#: An interest: ``"readable"`` or a sequence drawn from
+#: ``"readable"``, ``"writable"``, ``"priority"``.
+InterestLike = Union[str, Sequence[str]]
+
+#: The six booleans of a readiness event, in wire order.
+EVENT_FLAGS = ("readable", "writable", "error", "read_closed", "write_closed", "priority")
+
+PROTOCOL_VERSION = 1
+CLIENT_NAME = "mio_client.py"
+
+
+def fd_of(source: FdLike) -> int:
+    """The fd number of an int or of an object with ``fileno()``."""
+    if isinstance(source, int):
+        return source
+    fileno = getattr(source, "fileno", None)
+    if fileno is None:
+        raise TypeError(f"expected an fd or an object with fileno(), got {source!r}")
+    return int(fileno())
+
+
+def interest_list(interest: InterestLike) -> List[str]:
+    if isinstance(interest, str):
+        return [interest]
+    return list(interest)
+
+
+def drop_none(fields: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def hello_fields(
+    session: Optional[str],
+    persist: Optional[bool],
+    takeover: Optional[bool],
+    delivery: Optional[str],
+    protocol: Optional[int],
+    client: Optional[str],
+) -> Dict[str, Any]:
+    return drop_none(
+        {
+            "protocol": protocol,
+            "session": session,
+            "persist": persist,
+            "takeover": takeover,
+            "delivery": delivery,
+            "client": client,
+        }
+    )
+
+
+def decode_line(line: bytes) -> Dict[str, Any]:
+    try:
+        obj = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(f"daemon sent a line that is not JSON: {line[:200]!r}") from exc
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"daemon sent a line that is not a JSON object: {line[:200]!r}")
+    return obj
+
+
+def is_event(obj: Dict[str, Any]) -> bool:
+    """Event lines carry an ``"event"`` key; replies carry ``"ok"``."""
+    return "event" in obj and "ok" not in obj
+
+
+def check_reply(reply: Dict[str, Any], fds: List[int]) -> Tuple[Dict[str, Any], List[int]]:
+    """Raise :class:`MioError` (closing any fds) if the reply is ``ok:false``."""
+    if reply.get("ok") is not True:
+        close_fds(fds)
+        raise MioError.from_reply(reply)
+    return reply, fds
+
+
+class RequestBuilder:
+    """Allocates ids and builds request lines."""
+
+    def __init__(self) -> None:
+        self._next_id = 1
+
+    def build(self, op: str, fields: Dict[str, Any]) -> Tuple[Any, bytes]:
+        obj: Dict[str, Any] = {"op": op}
+        if "id" in fields:
+            request_id = fields.pop("id")
+        else:
+            request_id = self._next_id
+            self._next_id += 1
+        if request_id is not None:
+            obj["id"] = request_id
+        obj.update(fields)
+        return request_id, encode(obj)
+
+
+def check_reply_id(expected: Any, reply: Dict[str, Any]) -> None:
+    """A reply with an id must carry the id of the oldest open request.
+
+    Replies without an id (``line_too_long``, ``permission_denied``,
+    ``fd_overflow``, …) are taken as the answer to the oldest open request.
+    """
+    if "id" in reply and reply["id"] != expected:
+        raise ProtocolError(f"reply id {reply['id']!r} does not match the oldest open request id {expected!r}")
+

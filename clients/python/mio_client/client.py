@@ -1,0 +1,320 @@
+"""Blocking client for mio-daemon."""
+
+from __future__ import annotations
+
+import collections
+import select
+import socket
+import time
+from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from ._common import (
+    CLIENT_NAME,
+    PROTOCOL_VERSION,
+    FdLike,
+    InterestLike,
+    RequestBuilder,
+    check_reply,
+    check_reply_id,
+    decode_line,
+    fd_of,
+    hello_fields,
+    interest_list,
+    is_event,
+)
+from ._framing import LineReader, close_fds, recv_chunk, send_line
+from .errors import ConnectionClosed, MioError, ProtocolError
+from .paths import resolve_socket_path
+
+Reply = Tuple[Dict[str, Any], List[int]]
+
+#: Default time to wait for a reply, in seconds.
+DEFAULT_TIMEOUT = 30.0
+
+
+class Client:
+    """A blocking connection to mio-daemon.
+
+    Requests are answered in order; event lines that arrive between replies
+    are queued and returned by :meth:`next_event`. Not thread-safe: use one
+    ``Client`` per thread (a connection is cheap), or :class:`AsyncClient`.
+
+    Every method that waits takes ``timeout`` (seconds, ``None`` = forever);
+    the default is the ``timeout`` given to the constructor.
+    """
+
+    def __init__(self, path: Optional[str] = None, *, timeout: Optional[float] = DEFAULT_TIMEOUT, connect: bool = True) -> None:
+        self.path = resolve_socket_path(path)
+        self.timeout = timeout
+        self.sock: Optional[socket.socket] = None
+        self._reader = LineReader()
+        self._requests = RequestBuilder()
+        self._events: Deque[Dict[str, Any]] = collections.deque()
+        # Open requests, oldest first: [request id, reply or None].
+        self._open: Deque[List[Any]] = collections.deque()
+        #: Replies that arrived when no request was open (e.g. ``permission_denied``
+        #: right after accept). Kept for inspection.
+        self.stray_replies: Deque[Dict[str, Any]] = collections.deque()
+        self._eof = False
+        if connect:
+            self.connect()
+
+    # -- connection ---------------------------------------------------------
+
+    def connect(self) -> "Client":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self.path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        return self
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self._reader.discard()
+        for entry in self._open:
+            if entry[1] is not None:
+                close_fds(entry[1][1])
+        self._open.clear()
+
+    def shutdown_write(self) -> None:
+        """Shut down the sending side: the daemon answers what it has and keeps
+        sending events (§1)."""
+        self._socket().shutdown(socket.SHUT_WR)
+
+    def fileno(self) -> int:
+        return self._socket().fileno()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def at_eof(self) -> bool:
+        """True once the daemon closed the connection."""
+        return self._eof
+
+    def _socket(self) -> socket.socket:
+        if self.sock is None:
+            raise ConnectionClosed("client is closed")
+        return self.sock
+
+    # -- requests -----------------------------------------------------------
+
+    def send_request(self, op: str, /, *, fds: Sequence[FdLike] = (), **fields: Any) -> Any:
+        """Send one request without waiting; returns its id. With fds, the
+        line and its fds go in one ``sendmsg()`` of their own (§2)."""
+        request_id, line = self._requests.build(op, dict(fields))
+        entry: List[Any] = [request_id, None]
+        self._open.append(entry)
+        try:
+            send_line(self._socket(), line, [fd_of(f) for f in fds])
+        except BaseException:
+            self._open.remove(entry)
+            raise
+        return request_id
+
+    def wait_reply(self, request_id: Any, timeout: Any = ..., /) -> Reply:
+        """Wait for the reply to ``request_id`` (sent with :meth:`send_request`).
+        Returns ``(reply, fds)``; does not raise on ``ok:false``."""
+        deadline = self._deadline(timeout)
+        while True:
+            entry = next((e for e in self._open if e[0] == request_id), None)
+            if entry is None:
+                raise ProtocolError(f"no open request with id {request_id!r}")
+            if entry[1] is not None:
+                self._open.remove(entry)
+                return entry[1]
+            self._pump(deadline, what=f"reply to request {request_id!r}")
+
+    def request_with_fds(self, op: str, /, *, fds: Sequence[FdLike] = (), timeout: Any = ..., **fields: Any) -> Reply:
+        """Send a request, wait for its reply; returns ``(reply, fds)``.
+        Raises :class:`MioError` on ``ok:false``. The caller owns the fds."""
+        request_id = self.send_request(op, fds=fds, **fields)
+        reply, got = self.wait_reply(request_id, timeout)
+        return check_reply(reply, got)
+
+    def request(self, op: str, /, *, fds: Sequence[FdLike] = (), timeout: Any = ..., **fields: Any) -> Dict[str, Any]:
+        """Send a request, wait for its reply dict. Raises :class:`MioError`
+        on ``ok:false``. fds that come with the reply are closed."""
+        reply, got = self.request_with_fds(op, fds=fds, timeout=timeout, **fields)
+        close_fds(got)
+        return reply
+
+    # -- ops (§3) -----------------------------------------------------------
+
+    def hello(
+        self,
+        session: Optional[str] = None,
+        *,
+        persist: Optional[bool] = None,
+        takeover: Optional[bool] = None,
+        delivery: Optional[str] = None,
+        protocol: Optional[int] = PROTOCOL_VERSION,
+        client: Optional[str] = CLIENT_NAME,
+    ) -> Dict[str, Any]:
+        return self.request("hello", **hello_fields(session, persist, takeover, delivery, protocol, client))
+
+    def register(self, fd: FdLike, token: int, interest: InterestLike = ("readable",), mode: str = "edge") -> Dict[str, Any]:
+        """Register ``fd`` (the daemon receives a duplicate; the caller keeps
+        and still owns its own)."""
+        return self.request("register", fds=[fd], token=token, interest=interest_list(interest), mode=mode)
+
+    def reregister(self, token: int, interest: InterestLike = ("readable",), mode: str = "edge") -> Dict[str, Any]:
+        return self.request("reregister", token=token, interest=interest_list(interest), mode=mode)
+
+    def deregister(self, token: int) -> Dict[str, Any]:
+        return self.request("deregister", token=token)
+
+    def waker(self, token: int) -> Dict[str, Any]:
+        return self.request("waker", token=token)
+
+    def wake(self, token: int, session: Optional[str] = None) -> Dict[str, Any]:
+        if session is None:
+            return self.request("wake", token=token)
+        return self.request("wake", token=token, session=session)
+
+    def poll(self, timeout_ms: Optional[int] = None, max_events: Optional[int] = None, *, timeout: Any = ...) -> List[Dict[str, Any]]:
+        """``poll`` (only in ``delivery:"poll"`` sessions). ``timeout_ms=None``
+        waits forever on the daemon's side; ``timeout`` bounds the wait here
+        (default: ``timeout_ms`` plus the client's timeout)."""
+        fields: Dict[str, Any] = {}
+        if timeout_ms is not None:
+            fields["timeout_ms"] = timeout_ms
+        if max_events is not None:
+            fields["max_events"] = max_events
+        if timeout is ...:
+            if timeout_ms is None or self.timeout is None:
+                timeout = None
+            else:
+                timeout = self.timeout + timeout_ms / 1000.0
+        return list(self.request("poll", timeout=timeout, **fields)["events"])
+
+    def fetch(self, token: int, deregister: bool = False) -> int:
+        """Get the held fd back (a duplicate). The caller owns the returned fd."""
+        reply, fds = self.request_with_fds("fetch", token=token, deregister=deregister)
+        if len(fds) != 1:
+            close_fds(fds)
+            raise ProtocolError(f"fetch reply carried {len(fds)} fds, expected 1: {reply!r}")
+        return fds[0]
+
+    def list(self) -> List[Dict[str, Any]]:
+        return list(self.request("list")["registrations"])
+
+    def stats(self) -> Dict[str, Any]:
+        return dict(self.request("stats")["stats"])
+
+    def end(self) -> Dict[str, Any]:
+        return self.request("end")
+
+    def ping(self) -> Dict[str, Any]:
+        return self.request("ping")
+
+    # -- events -------------------------------------------------------------
+
+    def next_event(self, timeout: Any = ...) -> Optional[Dict[str, Any]]:
+        """The next event line (``ready``, ``shutdown``, ``session_taken``), or
+        ``None`` on timeout. Raises :class:`ConnectionClosed` at end of stream
+        once queued events are taken."""
+        deadline = self._deadline(timeout)
+        while not self._events:
+            if self._eof:
+                raise ConnectionClosed("daemon closed the connection")
+            if not self._pump(deadline, what="event", raise_on_timeout=False):
+                return None
+        return self._events.popleft()
+
+    def events(self, timeout: Any = ...) -> Iterator[Dict[str, Any]]:
+        """Yield events until none arrives for ``timeout`` seconds (or EOF)."""
+        while True:
+            try:
+                event = self.next_event(timeout)
+            except ConnectionClosed:
+                return
+            if event is None:
+                return
+            yield event
+
+    def pending_events(self) -> List[Dict[str, Any]]:
+        """Take the events already queued, without waiting."""
+        out = list(self._events)
+        self._events.clear()
+        return out
+
+    # -- internals ----------------------------------------------------------
+
+    def _deadline(self, timeout: Any) -> Optional[float]:
+        if timeout is ...:
+            timeout = self.timeout
+        return None if timeout is None else time.monotonic() + timeout
+
+    def _pump(self, deadline: Optional[float], what: str, raise_on_timeout: bool = True) -> bool:
+        """Read once (waiting until ``deadline``) and dispatch what arrived.
+        Returns False on timeout when ``raise_on_timeout`` is False."""
+        sock = self._socket()
+        if self._eof:
+            self._fail_open()
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready = poller.poll(None if remaining is None else int(remaining * 1000) + 1)
+            if ready:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                if raise_on_timeout:
+                    raise TimeoutError(f"no {what} from mio-daemon in time")
+                return False
+        try:
+            data, fds = recv_chunk(sock)
+        except (ConnectionResetError, BrokenPipeError):
+            data, fds = b"", []
+        if not data:
+            close_fds(fds)
+            self._eof = True
+            self._reader.discard()
+            self._fail_open()
+            return True
+        for line, line_fds in self._reader.feed(data, fds):
+            self._dispatch(line, line_fds)
+        return True
+
+    def _fail_open(self) -> None:
+        if any(entry[1] is None for entry in self._open):
+            if self.stray_replies:
+                stray = self.stray_replies[-1]
+                if stray.get("ok") is False:
+                    raise MioError.from_reply(stray)
+            raise ConnectionClosed("daemon closed the connection before replying")
+
+    def _dispatch(self, line: bytes, fds: List[int]) -> None:
+        if not line.strip():
+            close_fds(fds)
+            return
+        obj = decode_line(line)
+        if is_event(obj):
+            close_fds(fds)
+            self._events.append(obj)
+            return
+        for entry in self._open:
+            if entry[1] is None:
+                check_reply_id(entry[0], obj)
+                entry[1] = (obj, fds)
+                return
+        close_fds(fds)
+        self.stray_replies.append(obj)
+
+
+def connect(path: Optional[str] = None, **kwargs: Any) -> Client:
+    """``Client(path, **kwargs)``."""
+    return Client(path, **kwargs)
+
+
+__all__ = ["Client", "connect", "MioError", "ConnectionClosed", "ProtocolError"]
