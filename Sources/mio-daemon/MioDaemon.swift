@@ -29,6 +29,9 @@ struct MioDaemon: ParsableCommand {
     @Option(help: "Also allow peers whose primary or supplementary group is this gid (repeatable).")
     var allowGid: [UInt32] = []
 
+    @Option(help: "Also allow members of this group, by name (repeatable; resolved at start).")
+    var allowGroup: [String] = []
+
     @Option(help: "Longest request line, in bytes.")
     var maxLine: Int = 65536
 
@@ -71,6 +74,13 @@ struct MioDaemon: ParsableCommand {
         configuration.maxSessionsPerUID = maxSessionsPerUid
         configuration.allowedUIDs = Set(allowUid)
         configuration.allowedGIDs = Set(allowGid)
+        for name in allowGroup {
+            guard let gid = Sys.groupID(named: name) else {
+                logger.critical("--allow-group \(name): no such group")
+                throw ExitCode(1)
+            }
+            configuration.allowedGIDs.insert(gid)
+        }
         configuration.maxRegistrationsTotal = ServerConfiguration.registrationsAllowed(byOpenFileLimit: raiseOpenFileLimit(logger))
         configuration.watchdogInterval = notifier?.watchdogInterval
 
@@ -78,7 +88,7 @@ struct MioDaemon: ParsableCommand {
         do {
             listener = try ListeningSocket.open(
                 explicitPath: socket, socketMode: socketMode.flatMap { mode_t($0, radix: 8) },
-                openToOthers: !allowUid.isEmpty || !allowGid.isEmpty, logger: logger)
+                openToOthers: !allowUid.isEmpty || !allowGid.isEmpty || !allowGroup.isEmpty, logger: logger)
         } catch let error as StartupError {
             logger.critical("\(error.message)")
             throw ExitCode(1)

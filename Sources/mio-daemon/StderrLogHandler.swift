@@ -21,9 +21,8 @@ struct StderrLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
-        let text = "\(Self.priority(level))\(level): \(message)\n"
+    func log(event: LogEvent) {
+        let text = "\(Self.priority(event.level))\(event.level): \(event.message)\n"
         let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {

@@ -53,7 +53,7 @@ private func pollRetryingInterrupts(_ poll: Poll, _ events: inout Events) throws
     do {
         try poll.poll(&events, timeout: nil)
         return true
-    } catch let error as MioError {
+    } catch {
         if error.kind == .interrupted { return false }
         throw error
     }

@@ -247,6 +247,15 @@ package enum Sys {
         _ = try retrying("setrlimit(RLIMIT_NOFILE)") { setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }
     }
 
+    /// The gid of a group name (`getgrnam_r`), or nil if there is none.
+    package static func groupID(named name: String) -> UInt32? {
+        var group = Glibc.group()
+        var result: UnsafeMutablePointer<Glibc.group>?
+        var buffer = [CChar](repeating: 0, count: 16 * 1024)
+        guard getgrnam_r(name, &group, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return group.gr_gid
+    }
+
     // MARK: - Files
 
     package static func unlink(_ path: String) throws(MioError) {
