@@ -108,6 +108,10 @@ ssize_t cmio_send_datagram(const char *path, const void *buf, size_t len, const 
     if (a.sun_path[0] == '@') a.sun_path[0] = 0;
     int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) return -1;
+    // Like libsystemd, wait while the manager's queue is full; unlike it,
+    // not for ever: a stuck manager must not stop the event loop for good.
+    struct timeval limit = {.tv_sec = 2, .tv_usec = 0};
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);

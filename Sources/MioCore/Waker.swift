@@ -16,6 +16,13 @@ public final class Waker: Sendable {
         }
     }
 
+    /// Adopts an eventfd made earlier (kept across a restart in a service
+    /// manager's fd store) and registers it like a new one.
+    public init(registry: Registry, token: Token, adopting eventFd: Int32) throws(MioError) {
+        fd = eventFd
+        try registry.register(SourceFd(fd), token: token, interest: .readable)
+    }
+
     deinit { Sys.close(fd) }
 
     /// Makes the registered poll report a readable event for the token.

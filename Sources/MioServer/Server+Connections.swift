@@ -247,6 +247,7 @@ extension Server {
             waiting = waiting.filter { !$0.isClosed && !$0.outbound.isEmpty }
         }
         for connection in allConnections() { close(connection, reason: "daemon stopping") }
+        storePersistentSessions()
         for session in Array(sessionsByName.values) { destroy(session) }
         closer.drain()
         logger.info("stopped")

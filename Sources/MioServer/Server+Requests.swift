@@ -135,7 +135,7 @@ extension Server {
 
     // MARK: - register, reregister, waker, wake
 
-    private func checkRegistrationLimits(_ session: Session, _ token: Token) -> ProtocolError? {
+    func checkRegistrationLimits(_ session: Session, _ token: Token) -> ProtocolError? {
         if session.registration(token) != nil {
             return ProtocolError(.tokenInUse, "token \(token.rawValue) is already registered in this session")
         }
@@ -194,8 +194,13 @@ extension Server {
     }
 
     private func add(_ registration: Registration, to session: Session, on connection: Connection) {
-        session.add(registration)
+        count(registration, into: session)
         connection.hasRegistered = true
+    }
+
+    /// Adds the registration to its session and to the counts the limits read.
+    func count(_ registration: Registration, into session: Session) {
+        session.add(registration)
         registrationCount += 1
         registrationsByUID[session.uid, default: 0] += 1
         statusDirty = true

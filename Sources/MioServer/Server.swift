@@ -22,8 +22,11 @@ public final class Server {
 
     let configuration: ServerConfiguration
     let logger: Logger
-    /// Called with sd_notify lines (`READY=1`, `STATUS=…`, `WATCHDOG=1`, `STOPPING=1`).
-    let notify: (String) -> Void
+    /// systemd, when the daemon runs under it: notify lines and the fd store.
+    let serviceManager: ServiceManager?
+    /// Names of stored fds taken back at start: removed from the store when
+    /// the current set is stored at stop.
+    var restoredNames: Set<String> = []
 
     let poll: Poll
     private var events: Events
@@ -64,12 +67,15 @@ public final class Server {
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
     let receivedFds = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 253)
 
-    /// - Parameter listener: a listening, non-blocking `AF_UNIX` stream socket.
+    /// - Parameters:
+    ///   - listener: a listening `AF_UNIX` stream socket.
+    ///   - inherited: fds the service manager's fd store handed back; each
+    ///     becomes a registration of a persistent session again, or is closed.
     public init(configuration: ServerConfiguration, listener: Int32, logger: Logger,
-                notify: @escaping (String) -> Void = { _ in }) throws(MioError) {
+                serviceManager: ServiceManager? = nil, inherited: [InheritedFd] = []) throws(MioError) {
         self.configuration = configuration
         self.logger = logger
-        self.notify = notify
+        self.serviceManager = serviceManager
         self.listener = listener
         poll = try Poll()
         events = try Events(capacity: 1024)
@@ -79,6 +85,11 @@ public final class Server {
         try Sys.setNonBlocking(listener)
         try poll.registry.register(SourceFd(listener), token: watched.insert(.listener), interest: .readable)
         try poll.registry.register(SourceFd(signalFd), token: watched.insert(.signals), interest: .readable)
+        restore(inherited)
+    }
+
+    func notify(_ state: String) {
+        serviceManager?.notify(state)
     }
 
     deinit {

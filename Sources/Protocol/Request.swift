@@ -58,3 +58,14 @@ public struct DecodeFailure: Error, Equatable, Sendable {
     public var id: RequestID?
     public var error: ProtocolError
 }
+
+/// Session names: 1 to 64 bytes of `[A-Za-z0-9._-]`, per uid.
+public enum SessionName {
+    public static func isValid(_ name: String) -> Bool {
+        let bytes = name.utf8
+        return (1...64).contains(bytes.count) && bytes.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+        }
+    }
+}

@@ -120,7 +120,7 @@ private struct Fields {
         var hello = HelloRequest()
         hello.protocolVersion = try optionalUnsigned("protocol")
         if let name = try optionalString("session") {
-            guard Fields.isValidSessionName(name) else {
+            guard SessionName.isValid(name) else {
                 throw ProtocolError(.badRequest, "a session name is 1 to 64 bytes of [A-Za-z0-9._-]")
             }
             hello.session = name
@@ -135,14 +135,6 @@ private struct Fields {
         }
         hello.client = try optionalString("client")
         return hello
-    }
-
-    static func isValidSessionName(_ name: String) -> Bool {
-        let bytes = name.utf8
-        return (1...64).contains(bytes.count) && bytes.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
-                || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
-        }
     }
 
     // MARK: - Field readers

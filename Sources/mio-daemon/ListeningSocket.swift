@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import MioCore
+import MioServer
 
 struct StartupError: Error {
     let message: String
@@ -18,12 +19,12 @@ struct ListeningSocket {
     /// only if it is still ours.
     private let madeFile: (dev: UInt, ino: UInt)?
 
-    static func open(explicitPath: String?, socketMode: mode_t?, openToOthers: Bool, logger: Logger) throws -> ListeningSocket {
-        if let inherited = try SocketActivation.takeListener(logger: logger) {
+    static func open(inherited: Int32?, explicitPath: String?, socketMode: mode_t?, openToOthers: Bool, logger: Logger) throws -> ListeningSocket {
+        if let inherited {
             let address = (try? Sys.unixAddress(inherited, peer: false)).flatMap { $0 }.map(Self.path(ofAddress:)) ?? "(inherited)"
             return ListeningSocket(fd: inherited, path: explicitPath ?? address, activated: true, madeFile: nil)
         }
-        let path = SocketPath.resolve(explicit: explicitPath, activated: false)
+        let path = SocketPath.resolve(explicit: explicitPath)
         return try create(at: path, mode: socketMode ?? (openToOthers ? 0o666 : 0o600),
                           directoryMode: openToOthers ? 0o755 : 0o700, logger: logger)
     }
@@ -104,41 +105,62 @@ struct ListeningSocket {
 /// `/run/mio-daemon/mio.sock` for root or under socket activation,
 /// `$XDG_RUNTIME_DIR/mio-daemon/mio.sock`, `/tmp/mio-daemon-$UID/mio.sock`.
 enum SocketPath {
-    static func resolve(explicit: String?, activated: Bool) -> String {
+    static func resolve(explicit: String?) -> String {
         if let explicit, !explicit.isEmpty { return explicit }
         if let env = Environment.get("MIO_SOCKET"), !env.isEmpty { return env }
-        if getuid() == 0 || activated { return "/run/mio-daemon/mio.sock" }
+        if getuid() == 0 { return "/run/mio-daemon/mio.sock" }
         if let runtime = Environment.get("XDG_RUNTIME_DIR"), !runtime.isEmpty { return "\(runtime)/mio-daemon/mio.sock" }
         return "/tmp/mio-daemon-\(getuid())/mio.sock"
     }
 }
 
-/// `LISTEN_FDS`/`LISTEN_PID` (sd_listen_fds): the listening socket is fd 3.
+/// `LISTEN_FDS`/`LISTEN_PID`/`LISTEN_FDNAMES` (sd_listen_fds_with_names):
+/// fds from 3 on. The listening socket is the one that is a listening
+/// `AF_UNIX` socket and not named as a stored registration; stored
+/// registrations (`mio~…` names) go to the server; anything else is closed.
 enum SocketActivation {
     static let firstFd: Int32 = 3
 
-    static func takeListener(logger: Logger) throws -> Int32? {
+    struct Inherited {
+        var listener: Int32?
+        var stored: [InheritedFd] = []
+    }
+
+    /// Reads and clears the environment; nil when not activated.
+    static func take(logger: Logger) -> Inherited? {
         guard let pidText = Environment.get("LISTEN_PID") else { return nil }
-        defer {
-            Environment.unset("LISTEN_PID")
-            Environment.unset("LISTEN_FDS")
-            Environment.unset("LISTEN_FDNAMES")
-        }
+        let countText = Environment.get("LISTEN_FDS")
+        let namesText = Environment.get("LISTEN_FDNAMES")
+        for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { Environment.unset(name) }
         guard let pid = Int32(pidText), pid == getpid() else {
             logger.warning("LISTEN_PID=\(pidText) is not this process; ignoring socket activation")
             return nil
         }
-        guard let count = Environment.get("LISTEN_FDS").flatMap(Int32.init), count >= 1 else {
-            logger.warning("LISTEN_FDS is missing or malformed; ignoring socket activation")
+        guard let countText, let count = Int32(countText), count >= 0, count < 100_000 else {
+            logger.warning("LISTEN_FDS=\(countText ?? "(unset)") is malformed; ignoring socket activation")
             return nil
         }
-        for extra in (firstFd + 1)..<(firstFd + count) {
-            logger.warning("inherited fd \(extra) is not used; closing it")
-            Sys.close(extra)
+        var names = namesText.map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) } ?? []
+        if !names.isEmpty && names.count != Int(count) {
+            logger.warning("LISTEN_FDNAMES has \(names.count) names for \(count) fds; ignoring the names")
+            names = []
         }
-        guard Sys.isListeningSocket(firstFd), let address = try? Sys.unixAddress(firstFd, peer: false), address != nil else {
-            throw StartupError(message: "socket activation: fd 3 is not a listening AF_UNIX socket")
+        var result = Inherited()
+        for index in 0..<Int(count) {
+            let fd = firstFd + Int32(index)
+            let name = index < names.count ? names[index] : ""
+            let item = InheritedFd(fd: fd, name: name)
+            if item.isStoredRegistration {
+                result.stored.append(item)
+            } else if result.listener == nil, Sys.isListeningSocket(fd),
+                      let address = try? Sys.unixAddress(fd, peer: false), address != nil {
+                try? Sys.setNonBlocking(fd)
+                result.listener = fd
+            } else {
+                logger.warning("inherited fd \(fd) (\(name.isEmpty ? "unnamed" : name)) is not a listening AF_UNIX socket of ours; closing it")
+                Sys.close(fd)
+            }
         }
-        return firstFd
+        return result
     }
 }

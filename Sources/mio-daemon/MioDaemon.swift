@@ -84,10 +84,11 @@ struct MioDaemon: ParsableCommand {
         configuration.maxRegistrationsTotal = ServerConfiguration.registrationsAllowed(byOpenFileLimit: raiseOpenFileLimit(logger))
         configuration.watchdogInterval = notifier?.watchdogInterval
 
+        let inherited = SocketActivation.take(logger: logger)
         let listener: ListeningSocket
         do {
             listener = try ListeningSocket.open(
-                explicitPath: socket, socketMode: socketMode.flatMap { mode_t($0, radix: 8) },
+                inherited: inherited?.listener, explicitPath: socket, socketMode: socketMode.flatMap { mode_t($0, radix: 8) },
                 openToOthers: !allowUid.isEmpty || !allowGid.isEmpty || !allowGroup.isEmpty, logger: logger)
         } catch let error as StartupError {
             logger.critical("\(error.message)")
@@ -97,7 +98,7 @@ struct MioDaemon: ParsableCommand {
 
         do {
             let server = try Server(configuration: configuration, listener: listener.fd, logger: logger,
-                                    notify: { notifier?.send($0) })
+                                    serviceManager: notifier, inherited: inherited?.stored ?? [])
             try server.run()
         } catch {
             logger.critical("event loop failed: \(error)")

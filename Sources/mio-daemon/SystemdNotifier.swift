@@ -3,9 +3,10 @@ import Glibc
 #endif
 import Logging
 import MioCore
+import MioServer
 
 /// sd_notify without libsystemd: datagrams to `$NOTIFY_SOCKET`.
-final class SystemdNotifier {
+final class SystemdNotifier: ServiceManager {
     let socketPath: String
     /// Half of `$WATCHDOG_USEC`, when the watchdog is on for this process.
     let watchdogInterval: Duration?
@@ -29,6 +30,16 @@ final class SystemdNotifier {
             }
         }
         return SystemdNotifier(socketPath: path, watchdogInterval: interval, logger: logger)
+    }
+
+    func notify(_ state: String) { send(state) }
+
+    func store(_ fd: Int32, name: String) {
+        send("FDSTORE=1\nFDNAME=\(name)\nFDPOLL=0", fds: [fd])
+    }
+
+    func removeStored(name: String) {
+        send("FDSTOREREMOVE=1\nFDNAME=\(name)")
     }
 
     /// Sends one state line; repeated identical `STATUS=` lines are skipped.

@@ -1,0 +1,60 @@
+"""The units pass systemd's own checks."""
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+
+from conftest import need
+
+
+def _units_with_binary(repo: pathlib.Path, tmp_path: pathlib.Path, daemon_bin: str, subdir: str = "") -> pathlib.Path:
+    # verify checks that ExecStart= exists: point it at the binary just built.
+    out = tmp_path / "units"
+    out.mkdir()
+    for unit in (repo / "systemd" / subdir).glob("mio-daemon.*"):
+        text = unit.read_text().replace("/usr/local/bin/mio-daemon", daemon_bin)
+        (out / unit.name).write_text(text)
+    return out
+
+
+def test_system_units_verify(repo, tmp_path, daemon_bin):
+    need("systemd-analyze")
+    units = _units_with_binary(repo, tmp_path, daemon_bin)
+    result = subprocess.run(["systemd-analyze", "verify", str(units / "mio-daemon.socket"), str(units / "mio-daemon.service")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.strip() == "", result.stderr
+
+
+def test_user_units_verify(repo, tmp_path, daemon_bin):
+    need("systemd-analyze")
+    units = _units_with_binary(repo, tmp_path, daemon_bin, "user")
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime))  # the user manager resolves %t from it
+    result = subprocess.run(["systemd-analyze", "--user", "verify", str(units / "mio-daemon.socket"), str(units / "mio-daemon.service")],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_security_exposure_at_most_2(repo, tmp_path, daemon_bin):
+    need("systemd-analyze")
+    units = _units_with_binary(repo, tmp_path, daemon_bin)
+    result = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(units / "mio-daemon.service")],
+                            capture_output=True, text=True)
+    match = re.search(r"Overall exposure level for mio-daemon\.service: ([0-9.]+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    score = float(match.group(1))
+    print(f"systemd-analyze security exposure: {score}")
+    assert score <= 2.0
+
+
+def test_sysusers_file_declares_the_mio_group(repo):
+    text = (repo / "systemd" / "mio-daemon.sysusers").read_text()
+    assert re.search(r"^u mio ", text, re.M), "the mio user (and its group) is declared"
+    socket = (repo / "systemd" / "mio-daemon.socket").read_text()
+    assert "SocketGroup=mio" in socket and "SocketMode=0660" in socket
+    service = (repo / "systemd" / "mio-daemon.service").read_text()
+    assert "--allow-group mio" in service
+    assert not re.search(r"^PrivateUsers=", service, re.M), "peer uids would read as nobody"
