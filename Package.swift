@@ -6,7 +6,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "MioCore", targets: ["MioCore"]),
+        .library(name: "MioClient", targets: ["MioClient"]),
         .executable(name: "mio-daemon", targets: ["mio-daemon"]),
+        .executable(name: "mioctl", targets: ["mioctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,9 +28,14 @@ let package = Package(
             "CMioLinux", "MioCore", "Protocol", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "mio-daemon", dependencies: [
-            "MioCore", "MioServer",
+            "MioCore", "Protocol", "MioServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The Swift client library, and the command line built on it.
+        .target(name: "MioClient", dependencies: ["MioCore", "Protocol"]),
+        .executableTarget(name: "mioctl", dependencies: [
+            "MioClient", "MioCore", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MioCoreTests", dependencies: ["MioCore", "CMioLinux"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "MioCore"]),

@@ -4,6 +4,7 @@ import Glibc
 import Logging
 import MioCore
 import MioServer
+import Protocol
 
 struct StartupError: Error {
     let message: String
@@ -98,19 +99,6 @@ struct ListeningSocket {
     private static func path(ofAddress bytes: [UInt8]) -> String {
         let path = bytes.dropFirst(2).prefix { $0 != 0 }
         return String(decoding: path, as: UTF8.self)
-    }
-}
-
-/// The socket path of protocol §1: `--socket`, `$MIO_SOCKET`,
-/// `/run/mio-daemon/mio.sock` for root or under socket activation,
-/// `$XDG_RUNTIME_DIR/mio-daemon/mio.sock`, `/tmp/mio-daemon-$UID/mio.sock`.
-enum SocketPath {
-    static func resolve(explicit: String?) -> String {
-        if let explicit, !explicit.isEmpty { return explicit }
-        if let env = Environment.get("MIO_SOCKET"), !env.isEmpty { return env }
-        if getuid() == 0 { return "/run/mio-daemon/mio.sock" }
-        if let runtime = Environment.get("XDG_RUNTIME_DIR"), !runtime.isEmpty { return "\(runtime)/mio-daemon/mio.sock" }
-        return "/tmp/mio-daemon-\(getuid())/mio.sock"
     }
 }
 

@@ -58,3 +58,19 @@ def test_sysusers_file_declares_the_mio_group(repo):
     service = (repo / "systemd" / "mio-daemon.service").read_text()
     assert "--allow-group mio" in service
     assert not re.search(r"^PrivateUsers=", service, re.M), "peer uids would read as nobody"
+
+
+def test_make_install_places_every_file(repo, tmp_path, daemon_bin):
+    dest = tmp_path / "root"
+    bin_dir = os.path.dirname(daemon_bin)
+    result = subprocess.run(["make", "-s", "install-files", f"DESTDIR={dest}", "PREFIX=/usr", f"BIN_DIR={bin_dir}"],
+                            cwd=repo, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in ["usr/bin/mio-daemon", "usr/lib/systemd/system/mio-daemon.socket", "usr/lib/systemd/system/mio-daemon.service",
+                 "usr/lib/systemd/user/mio-daemon.socket", "usr/lib/systemd/user/mio-daemon.service",
+                 "usr/lib/sysusers.d/mio-daemon.conf", "usr/share/doc/mio-daemon/protocol.md"]:
+        assert (dest / path).is_file(), path
+    assert os.access(dest / "usr/bin/mio-daemon", os.X_OK)
+    service = (dest / "usr/lib/systemd/system/mio-daemon.service").read_text()
+    assert "ExecStart=/usr/bin/mio-daemon " in service, "ExecStart follows PREFIX"
+    assert not list(repo.glob("*.tmp")), "no scratch files left in the tree"

@@ -92,6 +92,27 @@ package enum Sys {
         try retrying("fcntl(F_DUPFD_CLOEXEC)") { fcntl(fd, F_DUPFD_CLOEXEC, 0) }
     }
 
+    /// `dup2(fd, target)`: `target` becomes a copy of `fd` without
+    /// close-on-exec (or, when they are the same, loses close-on-exec).
+    package static func duplicate(_ fd: Int32, to target: Int32) throws(MioError) {
+        if fd == target {
+            _ = try retrying("fcntl(F_SETFD)") { fcntl(fd, F_SETFD, 0) }
+        } else {
+            _ = try retrying("dup2") { dup2(fd, target) }
+        }
+    }
+
+    /// `execvp`: replaces this process with `arguments[0]`, found on `PATH`.
+    /// Returns only on failure.
+    package static func execute(_ arguments: [String]) -> MioError {
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+        argv.append(nil)
+        execvp(arguments[0], &argv)
+        let error = MioError(errno: errno, operation: "execvp(\(arguments[0]))")
+        for pointer in argv { free(pointer) }
+        return error
+    }
+
     /// `fcntl(F_GETFD)`, only to ask whether `fd` is open.
     package static func isOpen(_ fd: Int32) -> Bool {
         fcntl(fd, F_GETFD) >= 0
