@@ -39,6 +39,8 @@ let package = Package(
         ]),
         .testTarget(name: "MioCoreTests", dependencies: ["MioCore", "CMioLinux"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "MioCore"]),
+        // Run against the real daemon binary (built first by `swift build`).
+        .testTarget(name: "MioClientTests", dependencies: ["MioClient", "MioCore", "Protocol"]),
         // `make bench`: MioCore against a C epoll loop (Benchmarks/c).
         .executableTarget(name: "mio-bench", dependencies: ["MioCore", "CMioLinux"], path: "Benchmarks/Sources/mio-bench"),
     ],

@@ -1,0 +1,61 @@
+import Foundation
+import Glibc
+import MioClient
+import MioCore
+
+/// The real mio-daemon binary on a socket of its own, for one test.
+final class DaemonProcess {
+    let process = Process()
+    let directory: String
+    let socketPath: String
+
+    init(arguments: [String] = []) throws {
+        directory = NSTemporaryDirectory() + "mio-client-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        socketPath = directory + "/mio.sock"
+        process.executableURL = URL(fileURLWithPath: DaemonProcess.binary)
+        process.arguments = ["--socket", socketPath, "--log-level", "warning"] + arguments
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (try? MioConnection(path: socketPath)) == nil {
+            guard ContinuousClock.now < deadline, process.isRunning else { throw MioClientError.notRunning(path: socketPath, reason: "did not start") }
+            usleep(10_000)
+        }
+    }
+
+    /// `<repo>/.build/debug/mio-daemon`, or `$MIO_DAEMON_BIN`.
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["MIO_DAEMON_BIN"] { return path }
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return repo.appendingPathComponent(".build/debug/mio-daemon").path
+    }
+
+    var fdCount: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? -1
+    }
+
+    /// SIGTERM, and the exit status.
+    func stop() -> Int32 {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+        return process.terminationStatus
+    }
+}
+
+/// A pipe for tests; both ends close when it goes.
+final class TestPipe {
+    let readEnd: Int32
+    let writeEnd: Int32
+
+    init() {
+        (readEnd, writeEnd) = try! Sys.pipe(flags: O_NONBLOCK)
+    }
+
+    func write(_ text: String = "x") { _ = text.withCString { Glibc.write(writeEnd, $0, strlen($0)) } }
+
+    deinit {
+        close(readEnd)
+        close(writeEnd)
+    }
+}
