@@ -5,22 +5,26 @@
 public final class Waker: Sendable {
     private let fd: Int32
 
+    private init(eventFd: Int32) { fd = eventFd }
+
     /// Registers a new eventfd with `registry` under `token`, readable, edge-triggered.
-    public init(registry: Registry, token: Token) throws(MioError) {
-        fd = try Sys.eventfd()
+    public convenience init(registry: Registry, token: Token) throws(MioError) {
+        let eventFd = try Sys.eventfd()
         do {
-            try registry.register(SourceFd(fd), token: token, interest: .readable)
+            try registry.register(SourceFd(eventFd), token: token, interest: .readable)
         } catch {
-            Sys.close(fd)
+            Sys.close(eventFd)
             throw error
         }
+        self.init(eventFd: eventFd)
     }
 
     /// Adopts an eventfd made earlier (kept across a restart in a service
-    /// manager's fd store) and registers it like a new one.
-    public init(registry: Registry, token: Token, adopting eventFd: Int32) throws(MioError) {
-        fd = eventFd
-        try registry.register(SourceFd(fd), token: token, interest: .readable)
+    /// manager's fd store) and registers it like a new one. On failure the
+    /// fd stays the caller's.
+    public convenience init(registry: Registry, token: Token, adopting eventFd: Int32) throws(MioError) {
+        try registry.register(SourceFd(eventFd), token: token, interest: .readable)
+        self.init(eventFd: eventFd)
     }
 
     deinit { Sys.close(fd) }

@@ -24,7 +24,9 @@ extension Server {
             if event.isError || event.epollEvents & CMIO_EPOLLHUP != 0 {
                 // Both directions are closed: run what it sent, then close.
                 connection.peerGone = true
-                if connection.inputEnded {
+                // Nothing more can be read past a parked poll, and no one is
+                // left to answer: close now rather than wait on the poll.
+                if connection.inputEnded || connection.parkedPoll != nil {
                     close(connection, reason: "closed by peer")
                     return
                 }

@@ -50,7 +50,9 @@ extension Server {
         case .failure(let error): return error.message
         case .success(let found): kind = found
         }
-        if stored.isWaker != (kind == .eventfd) { return "its kind (\(kind.rawValue)) does not match its name" }
+        // A waker is the daemon's eventfd; a client's fd may be of any allowed kind (an eventfd too).
+        if stored.isWaker && kind != .eventfd { return "a waker must be an eventfd, this is a \(kind.rawValue)" }
+        if kind == .socket, isConnectedToListener(fd) { return "a socket connected to the daemon itself" }
         let registration: Registration
         let slot = watched.insert(.listener)  // held while the registration is made; replaced below
         do {

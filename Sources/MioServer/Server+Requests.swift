@@ -208,7 +208,7 @@ extension Server {
 
     /// Whether `fd` is an `AF_UNIX` socket whose own or peer address is the
     /// listening socket's: decided by address, never by pid (protocol §2).
-    private func isConnectedToListener(_ fd: Int32) -> Bool {
+    func isConnectedToListener(_ fd: Int32) -> Bool {
         guard let listenerAddress, let path = UnixAddress(listenerAddress) else { return false }
         for peer in [false, true] {
             if let bytes = try? Sys.unixAddress(fd, peer: peer), let address = UnixAddress(bytes), address == path {

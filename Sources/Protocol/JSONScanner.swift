@@ -3,6 +3,7 @@
 /// - nesting deeper than ``maxDepth`` (the top-level object is depth 1);
 /// - bare words other than `true`, `false`, `null` (json-c takes `NaN`, `Infinity`);
 /// - single-quoted strings (json-c takes them even in strict mode);
+/// - raw control characters inside strings;
 /// - integer literals outside `-2^63 ... 2^64-1`, which json-c clamps
 ///   silently: the scan remembers that one was seen.
 struct JSONScanner {
@@ -27,6 +28,8 @@ struct JSONScanner {
                 // Skip the string; json-c checks its escapes and UTF-8.
                 i += 1
                 while i < n, bytes[i] != UInt8(ascii: "\"") {
+                    // JSON forbids raw control characters in strings; json-c lets them through.
+                    if bytes[i] < 0x20 { return .invalid("a control character inside a string (escape it)") }
                     i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1
                 }
                 i += 1

@@ -3,7 +3,7 @@ public struct FramedLine {
     public enum Content: Equatable {
         /// A request line, without its `\n` or `\r\n`.
         case request([UInt8])
-        /// An empty line (or only `\r`).
+        /// An empty line, or one of only spaces and tabs.
         case blank
         /// A line longer than the maximum, already discarded.
         case tooLong
@@ -142,7 +142,7 @@ public struct LineFramer {
             if partial.last == 0x0D { partial.removeLast() }
             if partial.count > maxLine {
                 content = .tooLong
-            } else if partial.isEmpty {
+            } else if partial.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
                 content = .blank
             } else {
                 content = .request(partial)

@@ -64,21 +64,31 @@ private struct Fields {
     }
 
     mutating func decodeRequest(fdCount: Int) -> Result<Request, DecodeFailure> {
+        // The id is read first, so that every later error can echo it; a bad
+        // id is reported after unknown_op, as the error order says.
+        let idResult = Result { () throws(ProtocolError) -> RequestID? in try readID() }
+        id = try? idResult.get()
         do throws(ProtocolError) {
-            // The id first, so that later errors can echo it.
-            id = try readID()
-            guard let opValue = value("op") else { throw ProtocolError(.badRequest, "missing \"op\"") }
+            let opValue = value("op")
+            if let opValue, json_object_get_type(opValue) == json_type_string, !Fields.knownOps.contains(string(opValue)) {
+                let op = string(opValue)
+                throw ProtocolError(.unknownOp, op.isEmpty ? "\"op\" is empty" : "unknown op \"\(printable(op))\"")
+            }
+            _ = try idResult.get()
+            guard let opValue else { throw ProtocolError(.badRequest, "missing \"op\"") }
             guard json_object_get_type(opValue) == json_type_string else {
                 throw ProtocolError(.badRequest, "\"op\" must be a string")
             }
-            let op = string(opValue)
-            let operation = try decodeOperation(op)
+            let operation = try decodeOperation(string(opValue))
             try checkFdCount(operation, fdCount: fdCount)
             return .success(Request(id: id, operation: operation))
         } catch {
             return .failure(DecodeFailure(id: id, error: error))
         }
     }
+
+    static let knownOps: Set<String> = ["hello", "register", "reregister", "deregister", "waker", "wake", "poll",
+                                        "fetch", "list", "stats", "end", "ping"]
 
     private func decodeOperation(_ op: String) throws(ProtocolError) -> Request.Operation {
         switch op {
@@ -158,7 +168,9 @@ private struct Fields {
     }
 
     private func readID() throws(ProtocolError) -> RequestID? {
-        guard let v = value("id") else { return nil }
+        var raw: OpaquePointer?
+        guard json_object_object_get_ex(object, "id", &raw) != 0 else { return nil }
+        guard let v = raw else { throw ProtocolError(.badRequest, "\"id\" must be a string or an integer, not null") }
         switch json_object_get_type(v) {
         case json_type_string: return .string(string(v))
         case json_type_int:

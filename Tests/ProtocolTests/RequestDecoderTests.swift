@@ -69,6 +69,15 @@ struct RequestDecoderTests {
         #expect(code(#"{"op":"register","token":1,"interest":"readable"}"#, fds: 2) == .badRequest)
         #expect(code(#"{"op":"ping"}"#, fds: 1) == .badRequest)
         #expect(code("[1]") == .badRequest)
+        #expect(code(#"{"op":"nosuch","id":1.5}"#) == .unknownOp, "unknown_op comes before a bad id")
+        #expect(code(#"{"op":"ping","id":1.5}"#) == .badRequest)
+    }
+
+    @Test("raw control characters inside strings, and a null id, are refused")
+    func strictStrings() {
+        #expect(code("{\"op\":\"ping\",\"x\":\"a\tb\"}") == .badJSON)
+        #expect(code(#"{"op":"ping","x":"a\tb"}"#) == nil, "an escaped tab is fine")
+        #expect(code(#"{"op":"ping","id":null}"#) == .badRequest)
     }
 
     @Test("ids: strings and integers echoed as decoded; absent stays absent; a float is refused")

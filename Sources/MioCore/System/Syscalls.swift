@@ -226,9 +226,10 @@ package enum Sys {
         return (pid, uid, gid)
     }
 
-    /// The peer's supplementary groups (`SO_PEERGROUPS`), at most 1024 of them.
+    /// The peer's supplementary groups (`SO_PEERGROUPS`): room for
+    /// NGROUPS_MAX (65536), so a peer with many groups is never refused.
     package static func peerGroups(_ fd: Int32) throws(MioError) -> [gid_t] {
-        var groups = [gid_t](repeating: 0, count: 1024)
+        var groups = [gid_t](repeating: 0, count: 65536)
         let count = try retrying("getsockopt(SO_PEERGROUPS)") { cmio_peer_groups(fd, &groups, Int32(groups.count)) }
         return Array(groups.prefix(Int(count)))
     }
