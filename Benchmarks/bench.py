@@ -1,73 +1,397 @@
 #!/usr/bin/env python3
 """`make bench`: each workload for our code and for its C baseline, in the
-same run, both pinned the same way, several repetitions; prints a table and
+same run, pinned the same way, several repetitions; prints a table and
 writes the figures to bench-results/bench.json.
 
-Pinning: `taskset -c 0` for both sides by default. BENCH_SPLIT=1 pins the
-two threads/processes of a workload to CPUs 0 and 1 instead (where the
-workload has two sides); BENCH_REPS sets the repetitions (default 5).
+    python3 Benchmarks/bench.py [WORKLOAD ...]     (default: all)
+
+Workloads:
+  core_fanout   MioCore (mio-bench) against a C epoll loop (fanout_epoll.c)
+  relay         one pipe through the daemon: write 1 byte, wait for the event
+                line, drain; against relay_baseline.c (the pipe passed by
+                SCM_RIGHTS, EPOLLIN|EPOLLET, a 64-byte record per edge)
+  fanout        4096 pipes through the daemon; against fanout_baseline.c (the
+                same pipes in the process's own epoll)
+  registration  register then deregister 10000 pipes, one sendmsg with its fd
+                per request; against registration_baseline.c (epoll_ctl ADD,
+                DEL, one answer each)
+  memory        daemon RSS with 10000 idle registrations minus RSS with none
+  slowreader    500 tokens made ready 50 times while the client does not read
+  idle          voluntary context switches of the daemon (all threads) over
+                10 s with 1000 idle registrations, no watchdog
+  start         fork/exec to READY=1 on a NOTIFY_SOCKET of our own
+
+The daemon is driven by a C client (Benchmarks/c/daemon_client.c), which
+is also the client of the relay and registration baselines: both sides run
+the same client code, only the server differs. Every repetition starts a
+fresh daemon / baseline server; ours and the baseline alternate which goes
+first.
+
+Environment:
+  BENCH_REPS=N          repetitions (default 5)
+  BENCH_SPLIT=1         daemon (and each baseline's server) on CPU 1, the
+                        client on CPU 0; default: everything on CPU 0
+                        (`taskset -c 0`). core_fanout's two threads: CPUs 0,1.
+  BENCH_IDLE_SECONDS=S  the idle window (default 10)
+
+Ratios compare medians (ours / baseline). Absolute limits (memory, slow
+reader, idle, start) must hold in every run, so they are judged on the
+worst run.
 """
 import json
 import os
+import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+C_DIR = ROOT / "Benchmarks" / "c"
 BIN = ROOT / "Benchmarks" / "bin"
 RELEASE = ROOT / ".build" / "release"
+DAEMON = RELEASE / "mio-daemon"
 REPS = int(os.environ.get("BENCH_REPS", "5"))
-CPUS = "0,1" if os.environ.get("BENCH_SPLIT") == "1" else "0"
+SPLIT = os.environ.get("BENCH_SPLIT") == "1"
+SERVER_CPU = "1" if SPLIT else "0"
+CLIENT_CPU = "0"
+CPUS = "0,1" if SPLIT else "0"  # core_fanout: both threads of one process
+IDLE_SECONDS = float(os.environ.get("BENCH_IDLE_SECONDS", "10"))
+
+C_PROGRAMS = ["fanout_epoll", "daemon_client", "relay_baseline", "registration_baseline", "fanout_baseline"]
+
+# Variables that would change how the daemon starts (socket activation,
+# sd_notify, watchdog): none of them reaches a daemon started here.
+SERVICE_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "MIO_SOCKET")
 
 
-def pinned(argv):
-    return ["taskset", "-c", CPUS] + [str(a) for a in argv]
+class Skip(Exception):
+    pass
 
 
-def run_json(argv):
-    out = subprocess.run(pinned(argv), check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def build_c():
+    """Benchmarks/bin/NAME from Benchmarks/c/NAME.c, as the Makefile's rule
+    does, when missing or older than its source or the shared header."""
+    BIN.mkdir(parents=True, exist_ok=True)
+    header = C_DIR / "bench_common.h"
+    for name in C_PROGRAMS:
+        src, out = C_DIR / f"{name}.c", BIN / name
+        deps = [src] + ([header] if header.exists() else [])
+        if out.exists() and all(out.stat().st_mtime >= d.stat().st_mtime for d in deps):
+            continue
+        cmd = ["gcc", "-O2", "-Wall", "-o", str(out), str(src), "-lpthread"]
+        print(" ".join(cmd), file=sys.stderr)
+        subprocess.run(cmd, check=True)
+
+
+def pinned(argv, cpus=CPUS):
+    return ["taskset", "-c", cpus] + [str(a) for a in argv]
+
+
+def last_json(stdout):
+    lines = [line for line in stdout.strip().splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"no JSON line in output: {stdout!r}")
+    return json.loads(lines[-1])
+
+
+def run_json(argv, cpus=CPUS, timeout=120, ok_codes=(0,)):
+    proc = subprocess.run(pinned(argv, cpus), capture_output=True, text=True, timeout=timeout)
+    if proc.returncode not in ok_codes:
+        raise RuntimeError(f"{' '.join(map(str, argv))} exited {proc.returncode}: {proc.stderr.strip()}")
+    return last_json(proc.stdout)
+
+
+def client(*args, timeout=120, ok_codes=(0,)):
+    """daemon_client, pinned to the client CPU."""
+    return run_json([BIN / "daemon_client", *args], cpus=CLIENT_CPU, timeout=timeout, ok_codes=ok_codes)
+
+
+class Server:
+    """A server process (the daemon or a C baseline) pinned to SERVER_CPU in
+    a fresh directory, up once its socket accepts; SIGTERM at the end."""
+
+    def __init__(self, argv_for_socket, name):
+        self.argv_for_socket = argv_for_socket
+        self.name = name
+
+    def __enter__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="mio-bench-", dir="/tmp"))
+        self.socket = self.dir / "mio.sock"
+        self.log = open(self.dir / "stderr.log", "w+")
+        env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
+        self.proc = subprocess.Popen(pinned(self.argv_for_socket(self.socket), SERVER_CPU), env=env,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.pid = self.proc.pid  # taskset execs: the same pid
+        deadline = time.monotonic() + 10
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode} at start: {self.stderr()}")
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.connect(str(self.socket))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name} does not listen on {self.socket}")
+                time.sleep(0.002)
+        return self
+
+    def stderr(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().strip()
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                print(f"warning: {self.name} ignored SIGTERM for 5 s; killed", file=sys.stderr)
+        errors = self.stderr()
+        if errors:
+            print(f"[{self.name} stderr] {errors[:2000]}", file=sys.stderr)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+def daemon():
+    if not DAEMON.exists():
+        raise Skip(f"{DAEMON.relative_to(ROOT)} is not built (make release)")
+    return Server(lambda sock: [DAEMON, "--socket", sock, "--log-level", "warning"], "mio-daemon")
+
+
+def baseline_server(name):
+    return Server(lambda sock: [BIN / name, sock], name)
 
 
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
 
 
-def fanout():
-    """4096 pipes, one byte each per round, drained by the poll loop."""
-    pipes, rounds = 4096, 100
-    ours, base = [], []
-    for _ in range(REPS):  # interleaved, so drift on a shared machine hits both
-        ours.append(run_json([RELEASE / "mio-bench", "fanout", pipes, rounds])["events_per_second"])
-        base.append(run_json([BIN / "fanout_epoll", pipes, rounds])["events_per_second"])
+def interleaved(ours, base):
+    """REPS runs of each side, alternating which goes first, so drift on a
+    shared machine hits both."""
+    o, b = [], []
+    for rep in range(REPS):
+        if rep % 2 == 0:
+            o.append(ours())
+            b.append(base())
+        else:
+            b.append(base())
+            o.append(ours())
+    return o, b
+
+
+def compared(workload, unit, ours, base, target, limit, higher_is_better, details=None):
+    """A row with a baseline: the ratio of the medians against `limit`."""
     o, b = summary(ours), summary(base)
-    return {
-        "workload": "fanout (MioCore vs C epoll)",
-        "unit": "events/s",
-        "ours": o,
-        "baseline": b,
-        "ratio": o["median"] / b["median"],
-        "target": ">= 0.95x",
-        "met": o["median"] / b["median"] >= 0.95,
-    }
+    ratio = o["median"] / b["median"] if b["median"] else float("nan")
+    met = None if limit is None else (ratio >= limit if higher_is_better else ratio <= limit)
+    return {"workload": workload, "unit": unit, "ours": o, "baseline": b, "ratio": ratio, "target": target,
+            "met": met, "details": details}
 
 
-WORKLOADS = [fanout]
+def absolute(workload, unit, values, target, check, details=None):
+    """A row without a baseline: `check` must hold for every run."""
+    s = summary(values)
+    return {"workload": workload, "unit": unit, "ours": s, "baseline": None, "ratio": None, "target": target,
+            "met": all(check(v) for v in values), "details": details}
+
+
+# ----------------------------------------------------------------- workloads
+
+def core_fanout():
+    """MioCore: 4096 pipes, one byte each per round, drained by the poll loop."""
+    bench = RELEASE / "mio-bench"
+    if not bench.exists():
+        raise Skip(f"{bench.relative_to(ROOT)} is not built (make release)")
+    pipes, rounds = 4096, 100
+    ours, base = interleaved(lambda: run_json([bench, "fanout", pipes, rounds])["events_per_second"],
+                             lambda: run_json([BIN / "fanout_epoll", pipes, rounds])["events_per_second"])
+    return [compared("core_fanout (MioCore vs C epoll)", "events/s", ours, base, ">= 0.95x", 0.95, True)]
+
+
+def relay():
+    """One pipe: write 1 byte, wait for its event line, drain; per round trip."""
+    rounds = 20000
+
+    def ours():
+        with daemon() as d:
+            return client("relay", d.socket, rounds)
+
+    def base():
+        with baseline_server("relay_baseline") as s:
+            return client("relay", s.socket, rounds)
+
+    o, b = interleaved(ours, base)
+    pick = lambda runs, key: [r[key] for r in runs]
+    details = {"rounds": rounds, "ours": o, "baseline": b}
+    return [
+        compared("relay p50", "us", pick(o, "p50_us"), pick(b, "p50_us"), "<= 1.2x", 1.2, False, details),
+        compared("relay p99", "us", pick(o, "p99_us"), pick(b, "p99_us"), "<= 1.3x", 1.3, False),
+        compared("relay mean", "us", pick(o, "mean_us"), pick(b, "mean_us"), "-", None, False),
+    ]
+
+
+def fanout():
+    """4096 pipes: 1 byte to each per round, until every token was seen."""
+    pipes, rounds = 4096, 100
+
+    def ours():
+        with daemon() as d:
+            return client("fanout", d.socket, pipes, rounds)
+
+    def base():
+        return run_json([BIN / "fanout_baseline", pipes, rounds], cpus=CLIENT_CPU)
+
+    o, b = interleaved(ours, base)
+    return [compared("fanout (4096 pipes)", "events/s", [r["events_per_second"] for r in o],
+                     [r["events_per_second"] for r in b], ">= 0.6x", 0.6, True,
+                     {"pipes": pipes, "rounds": rounds, "ours": o, "baseline": b})]
+
+
+def registration():
+    """Register then deregister 10000 pipes, one request and reply at a time."""
+    count = 10000
+
+    def ours():
+        with daemon() as d:
+            return client("registration", d.socket, count)
+
+    def base():
+        with baseline_server("registration_baseline") as s:
+            return client("registration", s.socket, count)
+
+    o, b = interleaved(ours, base)
+    return [compared("registration (10000 pipes)", "ops/s", [r["ops_per_second"] for r in o],
+                     [r["ops_per_second"] for r in b], ">= 0.7x", 0.7, True,
+                     {"registrations": count, "ours": o, "baseline": b})]
+
+
+def memory():
+    """Daemon RSS with 10000 idle registrations minus RSS with none."""
+    count = 10000
+    runs = []
+    for _ in range(REPS):
+        with daemon() as d:
+            runs.append(client("memory", d.socket, d.pid, count))
+    return [absolute("memory (10000 idle regs)", "B/reg", [r["bytes_per_registration"] for r in runs],
+                     "<= 256", lambda v: v <= 256, runs)]
+
+
+def slowreader():
+    """500 tokens made ready 50 times while the client does not read."""
+    tokens, rounds = 500, 50
+    runs = []
+    for _ in range(REPS):
+        with daemon() as d:
+            runs.append(client("slowreader", d.socket, d.pid, tokens, rounds, ok_codes=(0, 3)))
+    return [
+        absolute("slow reader RSS growth", "KiB", [r["rss_growth_kb"] for r in runs], "< 1024", lambda v: v < 1024, runs),
+        absolute("slow reader tokens delivered", "tokens", [r["tokens_delivered"] for r in runs], f"= {tokens}",
+                 lambda v: v == tokens),
+    ]
+
+
+def idle():
+    """Voluntary context switches over the idle window, 1000 registrations."""
+    count = 1000
+    runs = []
+    for _ in range(REPS):
+        with daemon() as d:
+            runs.append(client("idle", d.socket, d.pid, count, IDLE_SECONDS, timeout=IDLE_SECONDS + 60))
+    return [absolute(f"idle ({count} regs, {IDLE_SECONDS:g} s)", "switches", [r["voluntary_ctxt_switches"] for r in runs],
+                     "= 0", lambda v: v == 0, runs)]
+
+
+def start():
+    """fork+exec of the daemon to READY=1 on our NOTIFY_SOCKET."""
+    if not DAEMON.exists():
+        raise Skip(f"{DAEMON.relative_to(ROOT)} is not built (make release)")
+    runs = []
+    for _ in range(REPS):
+        work = Path(tempfile.mkdtemp(prefix="mio-bench-", dir="/tmp"))
+        try:
+            runs.append(client("start", DAEMON, work, SERVER_CPU, timeout=30))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return [absolute("start (to READY=1)", "ms", [r["ms"] for r in runs], "< 50", lambda v: v < 50, runs)]
+
+
+WORKLOADS = [core_fanout, relay, fanout, registration, memory, slowreader, idle, start]
+
+
+# ----------------------------------------------------------------- output
+
+def number(v):
+    if v is None:
+        return "-"
+    if isinstance(v, int) or abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+def cell(s):
+    return "-" if s is None else f"{number(s['median'])} ({number(s['min'])}-{number(s['max'])})"
+
+
+def print_table(results, skipped, failed):
+    head = f"{'workload':<32} {'unit':<9} {'ours: median (min-max)':<32} {'C baseline: median (min-max)':<32} {'ratio':>6}  {'target':<9} result"
+    print("\n" + head)
+    print("-" * len(head))
+    for r in results:
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
+        verdict = "-" if r["met"] is None else ("met" if r["met"] else "NOT met")
+        print(f"{r['workload']:<32} {r['unit']:<9} {cell(r['ours']):<32} {cell(r['baseline']):<32} {ratio:>6}  {r['target']:<9} {verdict}")
+    for name, why in skipped:
+        print(f"{name:<32} skipped: {why}")
+    for name, why in failed:
+        print(f"{name:<32} FAILED: {why}")
 
 
 def main():
+    names = [w.__name__ for w in WORKLOADS]
     selected = sys.argv[1:]
-    results = [w() for w in WORKLOADS if not selected or w.__name__ in selected]
-    print(f"\n{'workload':<34} {'unit':<10} {'ours (median, min-max)':<34} {'C baseline (median, min-max)':<34} {'ratio':>6}  target")
-    for r in results:
-        o, b = r["ours"], r["baseline"]
-        fmt = lambda s: f"{s['median']:,.0f} ({s['min']:,.0f}-{s['max']:,.0f})"
-        print(f"{r['workload']:<34} {r['unit']:<10} {fmt(o):<34} {fmt(b):<34} {r['ratio']:>5.2f}x  {r['target']} {'met' if r['met'] else 'NOT met'}")
+    unknown = [s for s in selected if s not in names]
+    if unknown:
+        sys.exit(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(names)}")
+    build_c()
+    results, skipped, failed = [], [], []
+    began = time.monotonic()
+    for w in WORKLOADS:
+        if selected and w.__name__ not in selected:
+            continue
+        t = time.monotonic()
+        print(f"{w.__name__} ...", file=sys.stderr, flush=True)
+        try:
+            results += w()
+        except Skip as why:
+            skipped.append((w.__name__, str(why)))
+        except Exception as error:  # one broken workload does not hide the others
+            failed.append((w.__name__, str(error)))
+        print(f"{w.__name__}: {time.monotonic() - t:.1f} s", file=sys.stderr, flush=True)
+    print_table(results, skipped, failed)
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
-    (out / "bench.json").write_text(json.dumps({"cpus": CPUS, "reps": REPS, "results": results}, indent=2))
-    print(f"\nfigures: {out / 'bench.json'} (pinned to CPU {CPUS}, {REPS} runs each)")
+    (out / "bench.json").write_text(json.dumps({
+        "split": SPLIT, "cpus": {"server": SERVER_CPU, "client": CLIENT_CPU, "core_fanout": CPUS}, "reps": REPS,
+        "seconds": round(time.monotonic() - began, 1), "results": results,
+        "skipped": [{"workload": n, "reason": r} for n, r in skipped],
+        "failed": [{"workload": n, "error": e} for n, e in failed],
+    }, indent=2))
+    where = "daemon/servers on CPU 1, clients on CPU 0" if SPLIT else "everything on CPU 0"
+    print(f"\nfigures: {out / 'bench.json'} ({where}; {REPS} runs each; ratios compare medians, "
+          f"absolute limits hold in every run; {time.monotonic() - began:.0f} s)")
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

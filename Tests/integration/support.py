@@ -244,7 +244,8 @@ class Daemon:
 
     def assert_fds_released(self, open_connections: int = 0, held: int = 0, timeout: float = 2.0) -> None:
         """The fd count returns to the baseline plus the connections still
-        open plus the client fds the daemon should still hold."""
+        open plus ``held``: the client fds the daemon should still hold (and
+        the eventfd of each waker)."""
         self.expect_fd_count(self.fd_baseline + open_connections + held, timeout, f"with {open_connections} connection(s) and {held} held fd(s) ")
 
     def close_all_and_check_fds(self, held: int = 0, timeout: float = 2.0) -> None:

@@ -131,7 +131,7 @@ def test_reregister_requires_interest_and_token(daemon, fds):
     c = daemon.client()
     c.register(r, 1)
     raw = daemon.raw()
-    assert_error(raw.request({"op": "reregister", "id": 1, "token": 1}), "unknown_token", 1)  # other session
+    assert_error(raw.request({"op": "reregister", "id": 1, "token": 1, "interest": ["readable"]}), "unknown_token", 1)  # other session
     assert error_of(c.request, "reregister", token=1) == "bad_request"
     assert error_of(c.request, "reregister", interest=["readable"]) == "bad_request"
     assert error_of(c.request, "reregister", token=1, interest=["readable"], mode="level") == "bad_request"
