@@ -27,7 +27,10 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	python3 -m pytest -q -p no:cacheprovider Tests/systemd
+	# Each pytest suite on its own: each has its own conftest.
+	for suite in Tests/integration Tests/clients Tests/systemd; do \
+	  python3 -m pytest -q -p no:cacheprovider $$suite || exit 1; \
+	done
 
 run: release
 	@scripts/run-daemon.sh

@@ -1,0 +1,82 @@
+"""Every socat recipe in docs/recipes.md, run exactly as written."""
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO
+
+RECIPES = re.findall(r"```sh\n(.*?)\n```", (REPO / "docs" / "recipes.md").read_text(), re.S)
+
+
+def run(daemon, command, timeout=15):
+    return subprocess.run(["bash", "-c", command], env=daemon.env, capture_output=True, text=True, timeout=timeout)
+
+
+def lines(out):
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def recipe(fragment):
+    found = [r for r in RECIPES if fragment in r]
+    assert len(found) == 1, fragment
+    return found[0]
+
+
+@pytest.fixture(autouse=True)
+def need_socat():
+    if not shutil.which("socat"):
+        pytest.skip("socat is not installed (make test installs it)")
+
+
+def test_every_recipe_is_covered():
+    assert len(RECIPES) == 8
+
+
+def test_ping(daemon):
+    assert lines(run(daemon, recipe('"op":"ping"')).stdout) == [{"id": 1, "ok": True}]
+
+
+def test_stats(daemon):
+    assert lines(run(daemon, recipe('"op":"stats"')).stdout)[0]["stats"]["connections"] == 1
+
+
+def test_list_of_a_session(daemon):
+    out = lines(run(daemon, recipe('"op":"list"')).stdout)
+    assert out[0]["session"] == "demo" and out[1] == {"ok": True, "registrations": []}
+
+
+def test_watch_a_session_and_wake_it_from_another_connection(daemon):
+    # Make "demo" persistent with a waker, from a connection that then goes away.
+    setup = """printf '%s\\n' '{"op":"hello","session":"demo","persist":true}' '{"op":"waker","token":9}' | socat -t 1 - UNIX-CONNECT:$MIO_SOCKET"""
+    assert [o["ok"] for o in lines(run(daemon, setup).stdout)] == [True, True]
+    # The watch recipe, as written (-t 60); the test stops it once the event came.
+    proc = subprocess.Popen(["bash", "-c", recipe("-t 60")], env=daemon.env, stdout=subprocess.PIPE, text=True)
+    try:
+        hello = json.loads(proc.stdout.readline())
+        assert hello["ok"] and hello["session"] == "demo"
+        woke = lines(run(daemon, recipe('"session":"demo"}\' | socat')).stdout)
+        assert woke == [{"ok": True}]
+        event = json.loads(proc.stdout.readline())
+        assert event["event"] == "ready" and event["token"] == 9 and event["readable"] is True
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_waker_and_wake(daemon):
+    out = lines(run(daemon, recipe('"session":"bell"')).stdout)
+    assert [o.get("ok") for o in out[:3]] == [True, True, True]
+    assert out[3]["event"] == "ready" and out[3]["token"] == 9 and out[3]["readable"] is True
+
+
+def test_poll_with_timeout(daemon):
+    out = lines(run(daemon, recipe('"op":"poll"')).stdout)
+    assert out[0]["ok"] and out[1] == {"ok": True, "events": []}
+
+
+def test_interactive_recipe_is_the_readline_one():
+    assert "READLINE" in recipe("READLINE")
