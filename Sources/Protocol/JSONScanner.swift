@@ -17,6 +17,8 @@ struct JSONScanner {
     }
 
     static func scan(_ bytes: UnsafeRawBufferPointer) -> Outcome {
+        // json-c's own check lets overlong forms and surrogates through.
+        guard isValidUTF8(bytes) else { return .invalid("invalid UTF-8") }
         var depth = 0
         var outOfRange = 0
         var i = 0
@@ -79,6 +81,33 @@ struct JSONScanner {
 
     private static func equals(_ word: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         word.count == literal.utf8CodeUnitCount && word.elementsEqual(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates,
+    /// nothing past U+10FFFF.
+    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b0 = bytes[i]
+            if b0 < 0x80 { i += 1; continue }
+            let length: Int
+            var low: UInt8 = 0x80, high: UInt8 = 0xBF  // range of the second byte
+            switch b0 {
+            case 0xC2...0xDF: length = 2
+            case 0xE0: length = 3; low = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED: length = 3; high = 0x9F
+            case 0xF0: length = 4; low = 0x90
+            case 0xF1...0xF3: length = 4
+            case 0xF4: length = 4; high = 0x8F
+            default: return false
+            }
+            guard i + length <= n, bytes[i + 1] >= low, bytes[i + 1] <= high else { return false }
+            for k in 2..<length where bytes[i + k] & 0xC0 != 0x80 { return false }
+            i += length
+        }
+        return true
     }
 
     /// Whether a decimal integer literal fits json-c's range,
