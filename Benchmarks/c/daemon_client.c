@@ -1,0 +1,422 @@
+// The C client of `make bench`: drives mio-daemon (or a C baseline server
+// that speaks the same few lines) over its Unix socket, so the client's own
+// cost stays small next to the server's. Prints one JSON line per run.
+//
+//   daemon_client relay        SOCK ROUNDS
+//       one pipe registered as token 1; per round: write 1 byte, read until an
+//       event line for token 1, drain the pipe. Latency per round trip.
+//       (Also the client of relay_baseline, which answers the same lines.)
+//   daemon_client fanout       SOCK PIPES ROUNDS
+//       PIPES pipes registered; per round: 1 byte to each, read event lines
+//       until every token was seen, draining each pipe when its token is seen.
+//   daemon_client registration SOCK COUNT
+//       COUNT pipes: register each (one sendmsg with its fd, wait for the
+//       reply), then deregister each (wait for the reply). 2*COUNT ops.
+//       (Also the client of registration_baseline.)
+//   daemon_client memory       SOCK PID COUNT
+//       daemon RSS with COUNT idle registrations minus RSS with none.
+//   daemon_client slowreader   SOCK PID TOKENS ROUNDS
+//       TOKENS pipes registered; ROUNDS times 1 byte to each while this client
+//       does not read; RSS growth of the daemon; then read until every token
+//       was delivered.
+//   daemon_client idle         SOCK PID COUNT SECONDS
+//       voluntary context switches of the daemon (all threads) over SECONDS
+//       with COUNT idle registrations.
+//   daemon_client start        DAEMON DIR CPU
+//       fork+exec DAEMON --socket DIR/mio.sock pinned to CPU with
+//       NOTIFY_SOCKET=DIR/notify.sock; time from before fork() to READY=1.
+#include "bench_common.h"
+
+#include <poll.h>
+#include <sched.h>
+#include <sys/wait.h>
+
+typedef struct {
+    int sock;
+    reader_t in;
+} conn_t;
+
+static void conn_open(conn_t *c, const char *path) {
+    c->sock = connect_unix(path);
+    reader_init(&c->in, c->sock, 256 * 1024);
+}
+
+// Reads lines until a reply (a line without "event"); exits unless it is ok.
+static void wait_reply(conn_t *c, const char *request) {
+    for (;;) {
+        char *line = reader_line(&c->in, NULL);
+        if (!line) fail("connection closed while waiting for the reply to %s", request);
+        if (is_event_line(line)) continue;
+        if (!line_ok(line)) {
+            fprintf(stderr, "request %s failed: %s\n", request, line);
+            exit(1);
+        }
+        return;
+    }
+}
+
+static void request(conn_t *c, const char *line) {
+    send_line_fd(c->sock, line, strlen(line), -1);
+    wait_reply(c, line);
+}
+
+static void register_fd(conn_t *c, uint64_t token, int fd) {
+    char line[160];
+    int n = snprintf(line, sizeof line,
+                     "{\"op\":\"register\",\"token\":%llu,\"interest\":[\"readable\"],\"id\":%llu}\n",
+                     (unsigned long long)token, (unsigned long long)token);
+    send_line_fd(c->sock, line, (size_t)n, fd);
+    wait_reply(c, line);
+}
+
+static void deregister(conn_t *c, uint64_t token) {
+    char line[128];
+    int n = snprintf(line, sizeof line, "{\"op\":\"deregister\",\"token\":%llu,\"id\":%llu}\n",
+                     (unsigned long long)token, (unsigned long long)token);
+    send_line_fd(c->sock, line, (size_t)n, -1);
+    wait_reply(c, line);
+}
+
+static void make_pipe(int fds[2]) {
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) die("pipe2");
+}
+
+// Registers `count` pipes (tokens 1..count); the daemon's copy of each read
+// end is the only one left, the client keeps the write ends.
+static int *register_idle_pipes(conn_t *c, int count) {
+    int *write_ends = calloc((size_t)count, sizeof(int));
+    for (int i = 0; i < count; i++) {
+        int fds[2];
+        make_pipe(fds);
+        register_fd(c, (uint64_t)i + 1, fds[0]);
+        close(fds[0]);
+        write_ends[i] = fds[1];
+    }
+    return write_ends;
+}
+
+static int arg_int(int argc, char **argv, int i, int dflt) {
+    return argc > i ? atoi(argv[i]) : dflt;
+}
+
+// ---------------------------------------------------------------- relay
+
+static int cmd_relay(int argc, char **argv) {
+    const char *path = argv[2];
+    int rounds = arg_int(argc, argv, 3, 20000);
+    int warmup = rounds / 20 + 10;
+    conn_t c;
+    conn_open(&c, path);
+    int fds[2];
+    make_pipe(fds);
+    register_fd(&c, 1, fds[0]);
+    uint64_t *lat = calloc((size_t)rounds, sizeof *lat);
+    const char byte = 'x';
+    for (int r = -warmup; r < rounds; r++) {
+        uint64_t t0 = now_ns();
+        write_all(fds[1], &byte, 1);
+        for (;;) {
+            char *line = reader_line(&c.in, NULL);
+            if (!line) fail("%s", "connection closed during relay");
+            uint64_t token;
+            if (is_event_line(line) && line_token(line, &token) && token == 1) break;
+        }
+        drain(fds[0]);
+        uint64_t t1 = now_ns();
+        if (r >= 0) lat[r] = t1 - t0;
+    }
+    double sum = 0;
+    for (int i = 0; i < rounds; i++) sum += (double)lat[i];
+    qsort(lat, (size_t)rounds, sizeof *lat, cmp_u64);
+    printf("{\"rounds\": %d, \"mean_us\": %.3f, \"p50_us\": %.3f, \"p99_us\": %.3f, \"min_us\": %.3f, \"max_us\": %.3f}\n",
+           rounds, sum / rounds / 1e3, lat[rounds / 2] / 1e3, lat[(size_t)rounds * 99 / 100] / 1e3, lat[0] / 1e3,
+           lat[rounds - 1] / 1e3);
+    return 0;
+}
+
+// ---------------------------------------------------------------- fanout
+
+static int cmd_fanout(int argc, char **argv) {
+    const char *path = argv[2];
+    int n = arg_int(argc, argv, 3, 4096);
+    int rounds = arg_int(argc, argv, 4, 100);
+    int warmup = 3;
+    conn_t c;
+    conn_open(&c, path);
+    int *rd = calloc((size_t)n, sizeof(int)), *wr = calloc((size_t)n, sizeof(int));
+    int *seen_in = calloc((size_t)n, sizeof(int));
+    for (int i = 0; i < n; i++) {
+        int fds[2];
+        make_pipe(fds);
+        rd[i] = fds[0];
+        wr[i] = fds[1];
+        register_fd(&c, (uint64_t)i + 1, fds[0]);
+        seen_in[i] = -1000;
+    }
+    const char byte = 'x';
+    long events = 0, lines = 0;
+    uint64_t start = 0;
+    for (int r = -warmup; r < rounds; r++) {
+        if (r == 0) {
+            start = now_ns();
+            lines = 0;
+        }
+        for (int i = 0; i < n; i++) write_all(wr[i], &byte, 1);
+        int seen = 0;
+        while (seen < n) {
+            char *line = reader_line(&c.in, NULL);
+            if (!line) fail("%s", "connection closed during fanout");
+            uint64_t token;
+            if (!is_event_line(line) || !line_token(line, &token)) continue;
+            lines++;
+            if (token < 1 || token > (uint64_t)n) continue;
+            int i = (int)(token - 1);
+            if (seen_in[i] == r) continue;  // a second event in one round: spurious
+            seen_in[i] = r;
+            seen++;
+            drain(rd[i]);
+        }
+        if (r >= 0) events += seen;
+    }
+    double seconds = (now_ns() - start) / 1e9;
+    printf("{\"pipes\": %d, \"rounds\": %d, \"events\": %ld, \"event_lines\": %ld, \"seconds\": %.6f, \"events_per_second\": %.1f}\n",
+           n, rounds, events, lines, seconds, events / seconds);
+    return 0;
+}
+
+// ---------------------------------------------------------------- registration
+
+static int cmd_registration(int argc, char **argv) {
+    const char *path = argv[2];
+    int n = arg_int(argc, argv, 3, 10000);
+    conn_t c;
+    conn_open(&c, path);
+    request(&c, "{\"op\":\"ping\"}\n");
+    // Both ends of 10000 pipes would pass the hard limit of 20000 fds, so each
+    // pipe is made just before its register and the client's read end closed
+    // after it (the server holds its own copy); neither is on the clock.
+    int *wr = calloc((size_t)n, sizeof(int));
+    uint64_t reg_ns = 0;
+    for (int i = 0; i < n; i++) {
+        int fds[2];
+        make_pipe(fds);
+        uint64_t t = now_ns();
+        register_fd(&c, (uint64_t)i + 1, fds[0]);
+        reg_ns += now_ns() - t;
+        close(fds[0]);
+        wr[i] = fds[1];
+    }
+    uint64_t t1 = now_ns();
+    for (int i = 0; i < n; i++) deregister(&c, (uint64_t)i + 1);
+    uint64_t dereg_ns = now_ns() - t1;
+    double seconds = (reg_ns + dereg_ns) / 1e9;
+    printf("{\"registrations\": %d, \"ops\": %d, \"seconds\": %.6f, \"ops_per_second\": %.1f, "
+           "\"register_per_second\": %.1f, \"deregister_per_second\": %.1f}\n",
+           n, 2 * n, seconds, 2 * n / seconds, n / (reg_ns / 1e9), n / (dereg_ns / 1e9));
+    return 0;
+}
+
+// ---------------------------------------------------------------- memory
+
+static int cmd_memory(int argc, char **argv) {
+    const char *path = argv[2];
+    pid_t pid = (pid_t)atoi(argv[3]);
+    int n = arg_int(argc, argv, 4, 10000);
+    conn_t c;
+    conn_open(&c, path);
+    request(&c, "{\"op\":\"ping\"}\n");
+    usleep(20000);
+    long before = rss_kb(pid);
+    int *wr = register_idle_pipes(&c, n);
+    request(&c, "{\"op\":\"ping\"}\n");
+    usleep(20000);
+    long after = rss_kb(pid);
+    (void)wr;
+    printf("{\"registrations\": %d, \"rss_none_kb\": %ld, \"rss_full_kb\": %ld, \"bytes_per_registration\": %.1f}\n", n,
+           before, after, (after - before) * 1024.0 / n);
+    return 0;
+}
+
+// ---------------------------------------------------------------- slow reader
+
+static int cmd_slowreader(int argc, char **argv) {
+    const char *path = argv[2];
+    pid_t pid = (pid_t)atoi(argv[3]);
+    int n = arg_int(argc, argv, 4, 500);
+    int rounds = arg_int(argc, argv, 5, 50);
+    conn_t c;
+    conn_open(&c, path);
+    int *rd = calloc((size_t)n, sizeof(int)), *wr = calloc((size_t)n, sizeof(int));
+    for (int i = 0; i < n; i++) {
+        int fds[2];
+        make_pipe(fds);
+        rd[i] = fds[0];
+        wr[i] = fds[1];
+        register_fd(&c, (uint64_t)i + 1, fds[0]);
+    }
+    request(&c, "{\"op\":\"ping\"}\n");
+    usleep(20000);
+    long before = rss_kb(pid);
+    // Each write to a pipe is a new edge (the pipe is not drained); the
+    // pause lets the daemon see each round's edges while nobody reads.
+    const char byte = 'x';
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < n; i++) write_all(wr[i], &byte, 1);
+        usleep(4000);
+    }
+    usleep(50000);
+    long after = rss_kb(pid);
+    // Now read until every token was delivered (10 s at most).
+    char *seen = calloc((size_t)n, 1);
+    int delivered = 0;
+    long lines = 0;
+    uint64_t deadline = now_ns() + 10000000000ull;
+    while (delivered < n && now_ns() < deadline) {
+        if (!reader_has_line(&c.in)) {
+            struct pollfd p = {.fd = c.sock, .events = POLLIN};
+            if (poll(&p, 1, 200) <= 0) continue;
+        }
+        char *line = reader_line(&c.in, NULL);
+        if (!line) fail("%s", "connection closed during slow reader");
+        uint64_t token;
+        if (!is_event_line(line) || !line_token(line, &token)) continue;
+        lines++;
+        if (token >= 1 && token <= (uint64_t)n && !seen[token - 1]) {
+            seen[token - 1] = 1;
+            delivered++;
+        }
+    }
+    // The daemon's own count of coalesced events, when it answers `stats`.
+    long coalesced = -1;
+    send_line_fd(c.sock, "{\"op\":\"stats\"}\n", 15, -1);
+    for (;;) {
+        char *line = reader_line(&c.in, NULL);
+        if (!line) break;
+        if (is_event_line(line)) {
+            lines++;
+            continue;
+        }
+        const char *v = json_field(line, "\"events_coalesced\"");
+        if (v) coalesced = strtol(v, NULL, 10);
+        break;
+    }
+    for (int i = 0; i < n; i++) drain(rd[i]);
+    printf("{\"tokens\": %d, \"rounds\": %d, \"tokens_delivered\": %d, \"event_lines\": %ld, \"events_coalesced\": %ld, "
+           "\"rss_before_kb\": %ld, \"rss_after_kb\": %ld, \"rss_growth_kb\": %ld}\n",
+           n, rounds, delivered, lines, coalesced, before, after, after - before);
+    return delivered == n ? 0 : 3;
+}
+
+// ---------------------------------------------------------------- idle
+
+static int cmd_idle(int argc, char **argv) {
+    const char *path = argv[2];
+    pid_t pid = (pid_t)atoi(argv[3]);
+    int n = arg_int(argc, argv, 4, 1000);
+    double seconds = argc > 5 ? atof(argv[5]) : 10.0;
+    conn_t c;
+    conn_open(&c, path);
+    int *wr = register_idle_pipes(&c, n);
+    (void)wr;
+    request(&c, "{\"op\":\"ping\"}\n");
+    usleep(100000);  // let the daemon settle into its wait
+    int threads = 0;
+    long v0 = ctxt_switches(pid, "voluntary_ctxt_switches", &threads);
+    long i0 = ctxt_switches(pid, "nonvoluntary_ctxt_switches", NULL);
+    struct timespec t = {.tv_sec = (time_t)seconds, .tv_nsec = (long)((seconds - (time_t)seconds) * 1e9)};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR) {}
+    long v1 = ctxt_switches(pid, "voluntary_ctxt_switches", NULL);
+    long i1 = ctxt_switches(pid, "nonvoluntary_ctxt_switches", NULL);
+    printf("{\"registrations\": %d, \"seconds\": %.1f, \"threads\": %d, \"voluntary_ctxt_switches\": %ld, "
+           "\"nonvoluntary_ctxt_switches\": %ld}\n",
+           n, seconds, threads, v1 - v0, i1 - i0);
+    return 0;
+}
+
+// ---------------------------------------------------------------- start
+
+static int cmd_start(int argc, char **argv) {
+    if (argc < 5) fail("%s", "usage: daemon_client start DAEMON DIR CPU");
+    const char *daemon = argv[2], *dir = argv[3];
+    int cpu = atoi(argv[4]);
+    char notify_path[200], sock_path[200];
+    snprintf(notify_path, sizeof notify_path, "%s/notify.sock", dir);
+    snprintf(sock_path, sizeof sock_path, "%s/mio.sock", dir);
+    struct sockaddr_un a;
+    unix_address(&a, notify_path);
+    unlink(notify_path);
+    int ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (ns < 0) die("socket(SOCK_DGRAM)");
+    if (bind(ns, (struct sockaddr *)&a, sizeof a) != 0) die(notify_path);
+
+    uint64_t t0 = now_ns();
+    pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        sched_setaffinity(0, sizeof set, &set);
+        setenv("NOTIFY_SOCKET", notify_path, 1);
+        unsetenv("WATCHDOG_USEC");
+        unsetenv("WATCHDOG_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDNAMES");
+        execl(daemon, daemon, "--socket", sock_path, "--log-level", "warning", (char *)NULL);
+        _exit(127);
+    }
+    int ready = 0;
+    uint64_t t1 = 0;
+    while (!ready) {
+        struct pollfd p = {.fd = ns, .events = POLLIN};
+        int r = poll(&p, 1, 5000);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        char buf[4096];
+        ssize_t n = recv(ns, buf, sizeof buf - 1, 0);
+        if (n <= 0) continue;
+        buf[n] = 0;
+        // One datagram may hold several newline-separated assignments.
+        for (char *s = strtok(buf, "\n"); s; s = strtok(NULL, "\n"))
+            if (strcmp(s, "READY=1") == 0) ready = 1;
+        if (ready) t1 = now_ns();
+    }
+    // Sanity: the daemon answers on its socket once it said READY=1.
+    int answered = 0;
+    if (ready) {
+        conn_t c;
+        conn_open(&c, sock_path);
+        request(&c, "{\"op\":\"ping\"}\n");
+        answered = 1;
+        close(c.sock);
+    }
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(ns);
+    unlink(notify_path);
+    if (!ready) fail("%s", "no READY=1 within 5 s");
+    printf("{\"ms\": %.3f, \"answered_ping\": %s, \"exit_status\": %d}\n", (t1 - t0) / 1e6, answered ? "true" : "false",
+           WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 3) {
+        fprintf(stderr, "usage: daemon_client relay|fanout|registration|memory|slowreader|idle|start ARGS...\n");
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "relay")) return cmd_relay(argc, argv);
+    if (!strcmp(cmd, "fanout")) return cmd_fanout(argc, argv);
+    if (!strcmp(cmd, "registration")) return cmd_registration(argc, argv);
+    if (!strcmp(cmd, "memory")) return cmd_memory(argc, argv);
+    if (!strcmp(cmd, "slowreader")) return cmd_slowreader(argc, argv);
+    if (!strcmp(cmd, "idle")) return cmd_idle(argc, argv);
+    if (!strcmp(cmd, "start")) return cmd_start(argc, argv);
+    fprintf(stderr, "unknown subcommand %s\n", cmd);
+    return 2;
+}
