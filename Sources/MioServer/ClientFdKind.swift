@@ -27,8 +27,8 @@ enum ClientFdKind: String {
             case S_IFSOCK: return .success(.socket)
             case S_IFCHR: return .success(.char)
             case S_IFIFO:
-                let target = (try? Sys.readLink("/proc/self/fd/\(fd)")) ?? ""
-                return .success(target.hasPrefix("pipe:") ? .pipe : .fifo)
+                // A pipe lives on pipefs; a FIFO on a real filesystem.
+                return .success(UInt64(info.st_dev) == pipeDevice ? .pipe : .fifo)
             case S_IFREG:
                 return .failure(ProtocolError(.notPollable, "a regular file cannot be polled (epoll refuses it)"))
             case S_IFDIR:
@@ -44,6 +44,13 @@ enum ClientFdKind: String {
             return .failure(ProtocolError(.badFd, "the file descriptor cannot be inspected: \(error)"))
         }
     }
+
+    /// The device of pipefs, read once from a pipe of our own.
+    private static let pipeDevice: UInt64? = {
+        guard let (r, w) = try? Sys.pipe() else { return nil }
+        defer { Sys.close(r); Sys.close(w) }
+        return (try? Sys.fstat(r)).map { UInt64($0.st_dev) }
+    }()
 
     private static func classifyAnonymous(_ fd: Int32) -> Result<ClientFdKind, ProtocolError> {
         let target: String

@@ -44,14 +44,15 @@ extension Server {
     /// Runs each scheduled connection's queued requests and reads more,
     /// within a budget; those with work left stay scheduled for next turn.
     func serviceScheduled() {
-        let batch = scheduled
-        scheduled = []
-        for connection in batch {
+        // Two buffers swapped each turn: no allocation per turn.
+        swap(&scheduled, &scheduledBatch)
+        for connection in scheduledBatch {
             connection.isScheduled = false
             guard !connection.isClosed else { continue }
             if service(connection) { schedule(connection) }
             if !connection.isClosed { flush(connection) }
         }
+        scheduledBatch.removeAll(keepingCapacity: true)
     }
 
     /// Whether the connection may run its next request now.
@@ -128,7 +129,7 @@ extension Server {
                 reply(connection, nil, .failure(ProtocolError(.badRequest, "a blank line carried \(line.fdCount) file descriptor(s); they were closed")))
             }
         case .request(let bytes):
-            let decoded = bytes.withUnsafeBytes { RequestDecoder().decode($0, fdCount: line.fdCount) }
+            let decoded = bytes.withUnsafeBytes { decoder.decode($0, fdCount: line.fdCount) }
             switch decoded {
             case .failure(let failure):
                 closer.close(line.fds)
@@ -190,9 +191,9 @@ extension Server {
     /// coalescing), or answers a parked `poll`.
     func deliverPending() {
         guard !dirtySessions.isEmpty else { return }
-        let sessions = dirtySessions
-        dirtySessions = []
-        for session in sessions {
+        swap(&dirtySessions, &dirtyBatch)
+        defer { dirtyBatch.removeAll(keepingCapacity: true) }
+        for session in dirtyBatch {
             guard session.hasPending, let connection = session.connection, !connection.isClosed else { continue }
             switch session.delivery {
             case .stream:

@@ -57,6 +57,10 @@ public final class Server {
     var scheduled: [Connection] = []
     /// Sessions whose pending readiness should go out at the end of the turn.
     var dirtySessions: [Session] = []
+    var dirtyBatch: [Session] = []
+    var scheduledBatch: [Connection] = []
+    let decoder = RequestDecoder()
+    private var nextStatus = ContinuousClock.now
     var parkedPolls: [Connection] = []
     /// accept() ran out of fds: retry when some are freed.
     private var acceptBlocked = false
@@ -141,8 +145,8 @@ public final class Server {
         for connection in parkedPolls {
             if let d = connection.parkedPoll?.deadline, deadline == nil || d < deadline! { deadline = d }
         }
-        if acceptBlocked {
-            let retry = ContinuousClock.now + .milliseconds(100)
+        if acceptBlocked || (statusDirty && serviceManager != nil) {
+            let retry = acceptBlocked ? ContinuousClock.now + .milliseconds(100) : nextStatus
             if deadline == nil || retry < deadline! { deadline = retry }
         }
         guard let deadline else { return nil }
@@ -155,8 +159,10 @@ public final class Server {
             nextWatchdog = .now + interval
         }
         if acceptBlocked { acceptConnections() }
-        if statusDirty {
+        // STATUS= at most once a second, and only for a service manager.
+        if statusDirty, serviceManager != nil, ContinuousClock.now >= nextStatus {
             statusDirty = false
+            nextStatus = .now + .seconds(1)
             notify("STATUS=\(connectionCount) connections, \(sessionCount) sessions, \(registrationCount) registrations")
         }
     }

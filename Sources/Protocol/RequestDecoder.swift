@@ -8,11 +8,22 @@ import MioCore
 /// Errors come in the protocol's order: `bad_json`, `unknown_op`,
 /// `bad_request` (fields, then the fd count), and the op's own are left to
 /// the server.
-public struct RequestDecoder {
+public final class RequestDecoder {
     /// The largest `max_events` a `poll` may ask for.
     public static let maxPollEvents = 65536
 
-    public init() {}
+    /// One tokener, reset for each line (json-c allocates one per new).
+    private let tokener: UnsafeMutablePointer<json_tokener>?
+
+    public init() {
+        // json-c's own depth check is a backstop; the scan holds to 8.
+        tokener = json_tokener_new_ex(Int32(JSONScanner.maxDepth + 2))
+        if let tokener { json_tokener_set_flags(tokener, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)) }
+    }
+
+    deinit {
+        if let tokener { json_tokener_free(tokener) }
+    }
 
     /// - Parameter fdCount: how many fds came with the line.
     public func decode(_ line: UnsafeRawBufferPointer, fdCount: Int) -> Result<Request, DecodeFailure> {
@@ -21,12 +32,10 @@ public struct RequestDecoder {
         case .invalid(let why): return .failure(DecodeFailure(id: nil, error: ProtocolError(.badJSON, "invalid JSON: \(why)")))
         case .ok(let count): outOfRangeIntegers = count
         }
-        // json-c's own depth check is a backstop; the scan already held to 8.
-        guard let tokener = json_tokener_new_ex(Int32(JSONScanner.maxDepth + 2)) else {
+        guard let tokener else {
             return .failure(DecodeFailure(id: nil, error: ProtocolError(.internal, "out of memory")))
         }
-        defer { json_tokener_free(tokener) }
-        json_tokener_set_flags(tokener, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
+        json_tokener_reset(tokener)
         let base = line.baseAddress?.assumingMemoryBound(to: CChar.self)
         let object = json_tokener_parse_ex(tokener, base, Int32(line.count))
         let status = json_tokener_get_error(tokener)

@@ -101,45 +101,34 @@ class Daemon:
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the socket accepts a connection and answers a ping;
-        then record the fd baseline."""
+        then record the fd baseline: the daemon's fd count without client
+        connections (measured with the probe connection open, minus one)."""
         end = time.monotonic() + timeout
         while True:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"mio-daemon exited with status {self.proc.returncode} during start-up:\n{self.stderr_tail()}")
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                    s.settimeout(max(0.1, end - time.monotonic()))
-                    s.connect(self.socket_path)
-                    s.sendall(b'{"op":"ping","id":"ready"}\n')
-                    reply = b""
-                    while not reply.endswith(b"\n"):
-                        chunk = s.recv(4096)
-                        if not chunk:
-                            break
-                        reply += chunk
-                    if reply.endswith(b"\n"):
+                probe.settimeout(max(0.1, end - time.monotonic()))
+                probe.connect(self.socket_path)
+                probe.sendall(b'{"op":"ping","id":"ready"}\n')
+                reply = b""
+                while not reply.endswith(b"\n"):
+                    chunk = probe.recv(4096)
+                    if not chunk:
                         break
+                    reply += chunk
+                if reply.endswith(b"\n"):
+                    self.fd_baseline = self.fd_count() - 1
+                    self.baseline_targets = self.fd_targets()
+                    return
             except (FileNotFoundError, ConnectionRefusedError, socket.timeout):
                 pass
+            finally:
+                probe.close()
             if time.monotonic() >= end:
                 raise AssertionError(f"mio-daemon did not accept a connection within {timeout} s:\n{self.stderr_tail()}")
             time.sleep(0.01)
-        self.fd_baseline = self.settled_fd_count()
-        self.baseline_targets = self.fd_targets()
-
-    def settled_fd_count(self, timeout: float = 2.0) -> int:
-        """The fd count once it has not changed for 100 ms."""
-        end = time.monotonic() + timeout
-        last = self.fd_count()
-        stable_since = time.monotonic()
-        while time.monotonic() < end:
-            time.sleep(0.02)
-            now = self.fd_count()
-            if now != last:
-                last, stable_since = now, time.monotonic()
-            elif time.monotonic() - stable_since >= 0.1:
-                break
-        return last
 
     def send_signal(self, signum: int) -> None:
         assert self.proc is not None
