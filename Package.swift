@@ -26,6 +26,11 @@ let package = Package(
         // Connections, sessions, registrations, coalescing, limits: the event loop.
         .target(name: "MioServer", dependencies: [
             "CMioLinux", "MioCore", "Protocol", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: [
+            // The loop is single-threaded; the runtime's exclusivity checks on
+            // class properties cost a third of its instructions per event.
+            // (MioServer is no product, so this flag never reaches a dependent.)
+            .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
         ]),
         .executableTarget(name: "mio-daemon", dependencies: [
             "MioCore", "Protocol", "MioServer",

@@ -74,6 +74,7 @@ struct Outbound {
     /// Drops sent bytes once they are the larger part of the buffer.
     private mutating func compact() {
         if sent == writer.bytes.count {
+            if sent == 0 { return }
             writer.bytes.removeAll(keepingCapacity: writer.bytes.capacity <= 256 * 1024)
             sent = 0
         } else if sent > 64 * 1024 && sent * 2 > writer.bytes.count {

@@ -52,7 +52,7 @@ extension Server {
             if service(connection) { schedule(connection) }
             if !connection.isClosed { flush(connection) }
         }
-        scheduledBatch.removeAll(keepingCapacity: true)
+        if !scheduledBatch.isEmpty { scheduledBatch.removeAll(keepingCapacity: true) }
     }
 
     /// Whether the connection may run its next request now.

@@ -141,6 +141,8 @@ public final class Server {
 
     private func nextTimeout() -> Duration? {
         if !scheduled.isEmpty { return .zero }
+        // The common case, checked first: nothing has a deadline.
+        if parkedPolls.isEmpty, nextWatchdog == nil, !acceptBlocked, !statusDirty || serviceManager == nil { return nil }
         var deadline = nextWatchdog
         for connection in parkedPolls {
             if let d = connection.parkedPoll?.deadline, deadline == nil || d < deadline! { deadline = d }

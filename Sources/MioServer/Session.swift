@@ -15,8 +15,10 @@ final class Session {
     let name: String?
     var persistent = false
     var delivery: Delivery = .stream
-    /// The attached connection, if any.
-    weak var connection: Connection?
+    /// The attached connection, if any. Strong, not weak (a weak reference
+    /// puts every retain of the connection on the runtime's slow path):
+    /// closing, detaching and taking over always set it back to nil.
+    var connection: Connection?
 
     private(set) var registrations: [Token: Registration] = [:]
     /// Registrations with pending readiness, in the order it arrived; each

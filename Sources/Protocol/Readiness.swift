@@ -6,12 +6,13 @@ public struct Readiness: OptionSet, Hashable, Sendable {
     public let rawValue: UInt8
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    public static let readable = Readiness(rawValue: 1 << 0)
-    public static let writable = Readiness(rawValue: 1 << 1)
-    public static let error = Readiness(rawValue: 1 << 2)
-    public static let readClosed = Readiness(rawValue: 1 << 3)
-    public static let writeClosed = Readiness(rawValue: 1 << 4)
-    public static let priority = Readiness(rawValue: 1 << 5)
+    // Computed, not stored: no lazy-global check on the event path.
+    @inlinable public static var readable: Readiness { Readiness(rawValue: 1 << 0) }
+    @inlinable public static var writable: Readiness { Readiness(rawValue: 1 << 1) }
+    @inlinable public static var error: Readiness { Readiness(rawValue: 1 << 2) }
+    @inlinable public static var readClosed: Readiness { Readiness(rawValue: 1 << 3) }
+    @inlinable public static var writeClosed: Readiness { Readiness(rawValue: 1 << 4) }
+    @inlinable public static var priority: Readiness { Readiness(rawValue: 1 << 5) }
 
     /// The flags of a MioCore event, with mio's meaning (protocol §4).
     @inlinable

@@ -143,7 +143,6 @@ extension JSONWriter {
     }
 
     /// An event line: `{"event":"ready","token":7,"readable":true,…}\n`
-    @inlinable
     public mutating func eventLine(_ event: ReadinessEvent) {
         readinessObject(event, withEventKey: true)
         bytes.append(UInt8(ascii: "\n"))
@@ -156,18 +155,11 @@ extension JSONWriter {
         raw("\"}\n")
     }
 
-    @inlinable
     mutating func readinessObject(_ event: ReadinessEvent, withEventKey: Bool) {
         raw(withEventKey ? "{\"event\":\"ready\",\"token\":" : "{\"token\":")
         unsigned(event.token.rawValue)
-        let r = event.readiness
-        raw(",\"readable\":"); bool(r.contains(.readable))
-        raw(",\"writable\":"); bool(r.contains(.writable))
-        raw(",\"error\":"); bool(r.contains(.error))
-        raw(",\"read_closed\":"); bool(r.contains(.readClosed))
-        raw(",\"write_closed\":"); bool(r.contains(.writeClosed))
-        raw(",\"priority\":"); bool(r.contains(.priority))
-        raw("}")
+        // The six flags: one of 64 texts made once, one append per event.
+        bytes.append(contentsOf: readinessTexts[Int(event.readiness.rawValue & 0x3F)])
     }
 
     private mutating func idField(_ id: RequestID?) {
@@ -180,4 +172,13 @@ extension JSONWriter {
         }
         comma()
     }
+}
+
+/// `,"readable":true,…,"priority":false}` for each of the 64 flag sets.
+private let readinessTexts: [[UInt8]] = (0..<64).map { (bits: Int) -> [UInt8] in
+    let r = Readiness(rawValue: UInt8(bits))
+    func flag(_ name: String, _ flag: Readiness) -> String { ",\"\(name)\":\(r.contains(flag))" }
+    let text = flag("readable", .readable) + flag("writable", .writable) + flag("error", .error)
+        + flag("read_closed", .readClosed) + flag("write_closed", .writeClosed) + flag("priority", .priority) + "}"
+    return Array(text.utf8)
 }

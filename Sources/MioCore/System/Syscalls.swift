@@ -197,7 +197,11 @@ package enum Sys {
     /// `sendmsg` of `count` bytes with `fds` in one SCM_RIGHTS header
     /// (`MSG_NOSIGNAL`: a closed peer is an error, never a SIGPIPE).
     package static func send(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int, fds: [Int32] = []) throws(MioError) -> IOResult<Int> {
-        try nonBlocking("sendmsg") { cmio_send_with_fds(fd, buffer, count, fds, Int32(fds.count), 0) }
+        if fds.isEmpty {
+            // Plain send() costs less than sendmsg() on the event path.
+            return try nonBlocking("send") { Glibc.send(fd, buffer, count, Int32(MSG_NOSIGNAL)) }
+        }
+        return try nonBlocking("sendmsg") { cmio_send_with_fds(fd, buffer, count, fds, Int32(fds.count), 0) }
     }
 
     /// `writev` (`MSG_NOSIGNAL` is not available here; the daemon ignores SIGPIPE).
