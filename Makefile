@@ -13,7 +13,10 @@ USER_UNIT_DIR := $(PREFIX)/lib/systemd/user
 SYSUSERS_DIR := $(PREFIX)/lib/sysusers.d
 DOC_DIR := $(PREFIX)/share/doc/mio-daemon
 
-.PHONY: deps build release test run bench clean install install-files
+FUZZ_SECONDS ?= 60
+FUZZ_BIN := Fuzz/.build/debug
+
+.PHONY: deps build release test run bench clean install install-files fuzz test-asan test-tsan soak
 
 deps:
 	@scripts/install-deps.sh
@@ -41,6 +44,37 @@ $(BENCH_BIN)/%: Benchmarks/c/%.c
 
 bench: release $(BENCH_BIN)/fanout_epoll
 	python3 Benchmarks/bench.py $(WORKLOADS)
+
+# libFuzzer, FUZZ_SECONDS per target (CI: 60). The corpus grows under
+# Fuzz/.build/corpus; the seeds in Fuzz/corpus are committed.
+fuzz: deps
+	cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer --sanitize=address
+	for target in decoder framer; do \
+	  bin=$(FUZZ_BIN)/Fuzz$$(echo $$target | sed 's/./\U&/'); \
+	  mkdir -p Fuzz/.build/corpus/$$target && \
+	  $$bin -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 -artifact_prefix=Fuzz/ \
+	    Fuzz/.build/corpus/$$target Fuzz/corpus/$$target 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|Done' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+# The Swift suites and the daemon under AddressSanitizer / ThreadSanitizer,
+# the pytest integration suite driving the sanitized daemon.
+test-asan: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
+	  $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
+	  MIO_DAEMON_BIN=$(CURDIR)/.build-asan/debug/mio-daemon python3 -m pytest -q -p no:cacheprovider Tests/integration
+
+test-tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+	MIO_DAEMON_BIN=$(CURDIR)/.build-tsan/debug/mio-daemon python3 -m pytest -q -p no:cacheprovider Tests/integration
+
+# SOAK_MINUTES of clients killed at random; fd count and RSS back to baseline.
+SOAK_MINUTES ?= 10
+soak: release
+	python3 Tests/soak/soak.py --minutes $(SOAK_MINUTES)
 
 # `make install` (PREFIX, DESTDIR): binaries, units, sysusers file, docs.
 # Then: systemd-sysusers; systemctl daemon-reload; systemctl enable --now mio-daemon.socket

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "MioCore", targets: ["MioCore"]),
         .library(name: "MioClient", targets: ["MioClient"]),
+        .library(name: "MioProtocol", targets: ["Protocol"]),
         .executable(name: "mio-daemon", targets: ["mio-daemon"]),
         .executable(name: "mioctl", targets: ["mioctl"]),
     ],
