@@ -43,7 +43,7 @@ final class Connection {
 
     struct ParkedPoll {
         let id: RequestID?
-        let deadline: ContinuousClock.Instant?
+        let deadline: MonotonicInstant?
         let maxEvents: Int
     }
 

@@ -62,13 +62,18 @@ struct Outbound {
 
     private func send(_ socket: Int32, upTo end: Int, fds: [Int32]) throws(MioError) -> IOResult<Int> {
         // A typed-throws closure through the rethrows withUnsafeBytes crashes
-        // the 6.3 compiler: carry the error out as a Result.
-        let result = writer.bytes.withUnsafeBytes { bytes in
-            Result { () throws(MioError) -> IOResult<Int> in
-                try Sys.send(socket, from: bytes.baseAddress! + sent, count: end - sent, fds: fds)
+        // the 6.3 compiler: the closure catches, and the error comes out here.
+        var failure: MioError?
+        let result = writer.bytes.withUnsafeBytes { (bytes) -> IOResult<Int> in
+            do throws(MioError) {
+                return try Sys.send(socket, from: bytes.baseAddress! + sent, count: end - sent, fds: fds)
+            } catch {
+                failure = error
+                return .wouldBlock
             }
         }
-        return try result.get()
+        if let failure { throw failure }
+        return result
     }
 
     /// Drops sent bytes once they are the larger part of the buffer.

@@ -183,17 +183,22 @@ extension Server {
     }
 
     func markDirty(_ session: Session) {
-        dirtySessions.append(session)
+        guard !session.isDirty else { return }
+        session.isDirty = true
+        session.nextDirty = dirtySessions
+        dirtySessions = session
     }
 
     /// The end of a turn: pending readiness goes to each attached
     /// connection whose previous output has all gone out (otherwise it keeps
     /// coalescing), or answers a parked `poll`.
     func deliverPending() {
-        guard !dirtySessions.isEmpty else { return }
-        swap(&dirtySessions, &dirtyBatch)
-        defer { dirtyBatch.removeAll(keepingCapacity: true) }
-        for session in dirtyBatch {
+        var next = dirtySessions
+        dirtySessions = nil
+        while let session = next {
+            next = session.nextDirty
+            session.nextDirty = nil
+            session.isDirty = false
             guard session.hasPending, let connection = session.connection, !connection.isClosed else { continue }
             switch session.delivery {
             case .stream:

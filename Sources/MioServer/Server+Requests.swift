@@ -283,7 +283,7 @@ extension Server {
             eventsDelivered += UInt64(taken)
             return .success(.events(events))
         }
-        var deadline: ContinuousClock.Instant?
+        var deadline: MonotonicInstant?
         if let timeoutMilliseconds, timeoutMilliseconds < UInt64(Int64.max / 1_000_000) {
             deadline = .now + .milliseconds(Int64(timeoutMilliseconds))
         }
@@ -309,7 +309,7 @@ extension Server {
 
     func expireParkedPolls() {
         guard !parkedPolls.isEmpty else { return }
-        let now = ContinuousClock.now
+        let now = MonotonicInstant.now
         for connection in parkedPolls {
             if let deadline = connection.parkedPoll?.deadline, deadline <= now {
                 answerParkedPoll(connection, timedOut: true)

@@ -55,17 +55,17 @@ public final class Server {
 
     /// Connections with lines to process or bytes to read, this turn.
     var scheduled: [Connection] = []
-    /// Sessions whose pending readiness should go out at the end of the turn.
-    var dirtySessions: [Session] = []
-    var dirtyBatch: [Session] = []
+    /// Sessions whose pending readiness should go out at the end of the
+    /// turn, linked through `Session.nextDirty`.
+    var dirtySessions: Session?
     var scheduledBatch: [Connection] = []
     let decoder = RequestDecoder()
-    private var nextStatus = ContinuousClock.now
+    private var nextStatus = MonotonicInstant.now
     var parkedPolls: [Connection] = []
     /// accept() ran out of fds: retry when some are freed.
     private var acceptBlocked = false
     var stopping = false
-    private var nextWatchdog: ContinuousClock.Instant?
+    private var nextWatchdog: MonotonicInstant?
     var statusDirty = true
     /// One recvmsg's bytes and fds; reused, allocated once.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
@@ -148,21 +148,21 @@ public final class Server {
             if let d = connection.parkedPoll?.deadline, deadline == nil || d < deadline! { deadline = d }
         }
         if acceptBlocked || (statusDirty && serviceManager != nil) {
-            let retry = acceptBlocked ? ContinuousClock.now + .milliseconds(100) : nextStatus
+            let retry = acceptBlocked ? MonotonicInstant.now + .milliseconds(100) : nextStatus
             if deadline == nil || retry < deadline! { deadline = retry }
         }
         guard let deadline else { return nil }
-        return max(.zero, deadline - .now)
+        return deadline.remaining
     }
 
     private func housekeeping() {
-        if let due = nextWatchdog, let interval = configuration.watchdogInterval, ContinuousClock.now >= due {
+        if let due = nextWatchdog, let interval = configuration.watchdogInterval, MonotonicInstant.now >= due {
             notify("WATCHDOG=1")
             nextWatchdog = .now + interval
         }
         if acceptBlocked { acceptConnections() }
         // STATUS= at most once a second, and only for a service manager.
-        if statusDirty, serviceManager != nil, ContinuousClock.now >= nextStatus {
+        if statusDirty, serviceManager != nil, MonotonicInstant.now >= nextStatus {
             statusDirty = false
             nextStatus = .now + .seconds(1)
             notify("STATUS=\(connectionCount) connections, \(sessionCount) sessions, \(registrationCount) registrations")

@@ -20,6 +20,11 @@ final class Session {
     /// closing, detaching and taking over always set it back to nil.
     var connection: Connection?
 
+    /// In the server's list of sessions to deliver at the end of the turn
+    /// (an intrusive list: no array work per event).
+    var isDirty = false
+    var nextDirty: Session?
+
     private(set) var registrations: [Token: Registration] = [:]
     /// Registrations with pending readiness, in the order it arrived; each
     /// appears once while its `pending` is non-empty (coalescing), plus

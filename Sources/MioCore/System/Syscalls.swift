@@ -282,6 +282,13 @@ package enum Sys {
         return group.gr_gid
     }
 
+    /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds (the vDSO: no kernel entry).
+    package static func monotonicNanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+    }
+
     // MARK: - Files
 
     package static func unlink(_ path: String) throws(MioError) {
