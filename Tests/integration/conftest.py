@@ -22,7 +22,7 @@ REPO_ROOT = HERE.parents[1]
 sys.path.insert(0, str(REPO_ROOT / "clients" / "python"))
 sys.path.insert(0, str(HERE))
 
-from support import Daemon, Fds, daemon_binary_path  # noqa: E402
+from support import KILLED, Daemon, Fds, daemon_binary_path  # noqa: E402
 
 #: A test that runs longer than this fails instead of hanging the suite.
 TEST_TIME_LIMIT_S = float(os.environ.get("MIO_TEST_TIME_LIMIT", "60"))
@@ -85,7 +85,9 @@ def daemon_factory(request: pytest.FixtureRequest, tmp_path: pathlib.Path, daemo
     for d in reversed(started):
         d.close_clients()
         rc = d.stop()
-        if d.expect_exit_zero and rc != 0:
+        if d.expect_exit_zero and rc == KILLED:
+            problems.append(f"daemon pid {d.pid} did not exit within 5 s of SIGTERM and was killed")
+        elif d.expect_exit_zero and rc != 0:
             problems.append(f"daemon pid {d.pid} exited with status {rc}, expected 0")
     if problems:
         pytest.fail("; ".join(problems))

@@ -23,11 +23,22 @@ WAIT_S = 5.0
 #: Time to watch for something that must not happen.
 QUIET_S = 0.3
 
+#: Exit status recorded for a daemon that ignored SIGTERM and was killed.
+KILLED = -999
+
 FLAGS = ("readable", "writable", "error", "read_closed", "write_closed", "priority")
 
 
 def daemon_binary_path(repo_root: pathlib.Path) -> str:
     return os.environ.get("MIO_DAEMON_BIN") or str(repo_root / ".build" / "debug" / "mio-daemon")
+
+
+def wait_readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` becomes readable within ``timeout`` s (poll, not select:
+    fds above 1024 are common in these tests)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, int(timeout * 1000)) + 1))
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = WAIT_S, interval: float = 0.01, what: str = "condition") -> Any:
@@ -120,6 +131,9 @@ class Daemon:
                     reply += chunk
                 if reply.endswith(b"\n"):
                     self.fd_baseline = self.fd_count() - 1
+                    probe.close()
+                    # tests start with no connection open
+                    self.expect_fd_count(self.fd_baseline, what="after the readiness probe closed ")
                     self.baseline_targets = self.fd_targets()
                     return
             except (FileNotFoundError, ConnectionRefusedError, socket.timeout):
@@ -155,7 +169,7 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                self.returncode = -999
+                self.returncode = KILLED
         else:
             self.returncode = self.proc.returncode
         return self.returncode
@@ -243,6 +257,26 @@ class Daemon:
         self.close_clients()
         self.assert_fds_released(0, held, timeout)
 
+    def fds_on(self, fd: int) -> List[int]:
+        """The daemon's fd numbers open on the same object as our ``fd``."""
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        out = []
+        for name in os.listdir(f"/proc/{self.pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{self.pid}/fd/{name}") == target:
+                    out.append(int(name))
+            except OSError:
+                pass
+        return out
+
+    def fd_flags(self, daemon_fd: int) -> int:
+        """The open flags of one of the daemon's fds (/proc/<pid>/fdinfo)."""
+        with open(f"/proc/{self.pid}/fdinfo/{daemon_fd}") as f:
+            for text in f:
+                if text.startswith("flags:"):
+                    return int(text.split()[1], 8)
+        raise AssertionError("no flags in fdinfo")
+
     def rss_kib(self) -> int:
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
@@ -326,8 +360,7 @@ class Raw:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        r, _, _ = select.select([self.sock], [], [], remaining)
-        if not r:
+        if not wait_readable(self.sock.fileno(), remaining):
             return False
         try:
             data, fds = recv_chunk(self.sock, socket.MSG_DONTWAIT)
@@ -577,5 +610,6 @@ __all__ = [
     "ready",
     "signalfd",
     "timerfd",
+    "wait_readable",
     "wait_until",
 ]

@@ -3,6 +3,8 @@ receives is held by one registration or closed — counted in /proc/<pid>/fd."""
 
 import os
 import socket
+import threading
+import time
 
 from support import assert_error, assert_ok, line
 
@@ -283,4 +285,91 @@ def test_socket_kind_sockets_of_other_families(daemon, fds):
     c.register(s, 1, ("writable",))
     ev = c.next_event(5)
     assert ev["token"] == 1 and ev["writable"]
+    daemon.close_all_and_check_fds()
+
+
+def test_daemon_holds_received_fds_close_on_exec(daemon, fds):
+    """Received with MSG_CMSG_CLOEXEC: a child the daemon might spawn never
+    inherits a client's fd."""
+    r, _ = fds.pipe()
+    os.set_inheritable(r, True)
+    c = daemon.client()
+    c.register(r, 1)
+    held = daemon.fds_on(r)
+    assert len(held) == 1, held
+    assert daemon.fd_flags(held[0]) & os.O_CLOEXEC, "the daemon's copy of a client fd is not close-on-exec"
+    daemon.close_all_and_check_fds()
+
+
+def test_daemon_never_reads_or_writes_client_fds(daemon, fds):
+    a, b = fds.socketpair()
+    r, w = fds.pipe()
+    c = daemon.client()
+    c.register(a, 1, ("readable", "writable"))
+    c.register(w, 2, ("writable",))
+    b.send(b"for the client only")
+    events = list(c.events(0.3))
+    assert {e["token"] for e in events} == {1, 2}
+    b.setblocking(True)
+    a.settimeout(5)
+    assert a.recv(100) == b"for the client only"  # still there: the daemon did not read it
+    b.setblocking(False)
+    try:
+        extra = b.recv(100)
+    except BlockingIOError:
+        extra = b""
+    assert extra == b"", "the daemon wrote to a client socket"
+    try:
+        piped = os.read(r, 100)
+    except BlockingIOError:
+        piped = b""
+    assert piped == b"", "the daemon wrote to a client pipe"
+    daemon.close_all_and_check_fds()
+
+
+def test_fds_of_unprocessed_lines_stay_bounded(daemon, fds):
+    """The daemon processes what it has read before it reads more: fds it
+    has received but not yet given to a registration stay at most 253, even
+    when a client floods it while not reading its replies."""
+    n = 1000
+    pipes = [fds.pipe() for _ in range(n)]
+    flood = daemon.raw()
+    flood.sock.settimeout(30)
+    watcher = daemon.client()
+    filler = b"".join(line({"op": "stats", "id": f"s{i}"}) for i in range(30000))
+    errors = []
+
+    def send():
+        try:
+            flood.sock.sendall(filler)  # replies go unread: the daemon stops reading
+            for token, (r, _) in enumerate(pipes):
+                flood.send(reg(token, token), [r])
+        except OSError as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    worst = 0
+
+    def sample():
+        nonlocal worst
+        count = daemon.fd_count()
+        held = watcher.stats()["fds_held"]  # read after the count: never too low
+        worst = max(worst, count - daemon.fd_baseline - 2 - held)
+
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        sample()
+    replies = 0
+    deadline = time.monotonic() + 30
+    while replies < 30000 + n and time.monotonic() < deadline:
+        flood.read_json()
+        replies += 1
+        if replies % 2000 == 0:
+            sample()
+    sender.join(10)
+    assert not errors, errors
+    assert replies == 30000 + n
+    assert worst <= 253, f"{worst} received fds were not attached to a registration at once"
+    daemon.assert_fds_released(open_connections=2, held=n)
     daemon.close_all_and_check_fds()

@@ -75,6 +75,16 @@ def test_unicode_escape_in_id_echoed(daemon):
     assert raw.read_json() == {"id": "é\U0001F600", "ok": True}
 
 
+def test_unpaired_surrogate_id_comes_back_as_valid_utf8(daemon):
+    raw = daemon.raw()
+    raw.send(b'{"op":"ping","id":"a\\ud800b"}\n')
+    text = raw.read_line()
+    text.decode("utf-8")  # the reply is valid UTF-8 (no raw surrogate bytes)
+    reply = json.loads(text)
+    assert reply["ok"] is True
+    assert reply["id"] in ("a\ufffdb", "a\ud800b"), reply
+
+
 def test_absent_id_stays_absent(daemon):
     raw = daemon.raw()
     raw.send(b'{"op":"ping"}\n')
@@ -141,6 +151,27 @@ def test_line_one_byte_over_max_line(daemon):
     raw.send(line({"op": "ping", "id": 2}))
     assert_ok(raw.read_json(), 2)
     raw.expect_silence()
+
+
+@pytest.mark.daemon_args("--max-line", "200")
+def test_crlf_split_at_the_max_line_boundary(daemon):
+    """200 bytes and a \\r, then (later) the \\n: the \\r belongs to the line
+    end, so the line is not too long."""
+    raw = daemon.raw()
+    raw.send(padded_ping(1, 200) + b"\r")
+    raw.expect_silence(0.1)
+    raw.send(b"\n")
+    assert_ok(raw.read_json(), 1)
+    raw.send(padded_ping(2, 200))
+    raw.expect_silence(0.1)
+    raw.send(b"\r\n")
+    assert_ok(raw.read_json(), 2)
+    raw.send(padded_ping(3, 201))
+    raw.expect_silence(0.05)
+    raw.send(b"\n")
+    assert_error(raw.read_json(), "line_too_long", has_id=False)
+    raw.send(line({"op": "ping", "id": 4}))
+    assert_ok(raw.read_json(), 4)
 
 
 @pytest.mark.daemon_args("--max-line", "200")

@@ -106,6 +106,19 @@ def test_nesting_deeper_than_8_is_bad_json(daemon, kind, depth):
     assert_ok(raw.read_json(), 8)
 
 
+@pytest.mark.parametrize("depth,ok", [(8, True), (9, False)])
+def test_nesting_depth_counts_empty_innermost_container(daemon, depth, ok):
+    inner = b"[]"
+    for _ in range(depth - 2):
+        inner = b"[" + inner + b"]"
+    raw = daemon.raw()
+    raw.send(b'{"op":"ping","id":7,"x":' + inner + b"}\n")
+    if ok:
+        assert_ok(raw.read_json(), 7)
+    else:
+        assert_error(raw.read_json(), "bad_json")
+
+
 def test_very_deep_nesting_does_not_crash(daemon):
     raw = daemon.raw()
     raw.send(b"[" * 30000 + b"\n" + line({"op": "ping", "id": 1}))
