@@ -30,6 +30,15 @@ final class DaemonProcess {
         return repo.appendingPathComponent(".build/debug/mio-daemon").path
     }
 
+    /// The daemon's fd count with no client connected: read while one
+    /// connection of ours is the only one (stats says so), less that one.
+    func idleFdCount() throws -> Int {
+        let probe = try MioConnection(path: socketPath)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while try probe.stats().connections != 1, ContinuousClock.now < deadline { usleep(10_000) }
+        return fdCount - 1
+    }
+
     var fdCount: Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? -1
     }

@@ -10,7 +10,7 @@ struct MioConnectionTests {
     func registerAndEvents() throws {
         let daemon = try DaemonProcess()
         defer { #expect(daemon.stop() == 0) }
-        let baseline = daemon.fdCount
+        let baseline = try daemon.idleFdCount()
         do {
             let connection = try MioConnection(path: daemon.socketPath)
             let pipe = TestPipe()

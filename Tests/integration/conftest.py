@@ -22,10 +22,10 @@ REPO_ROOT = HERE.parents[1]
 sys.path.insert(0, str(REPO_ROOT / "clients" / "python"))
 sys.path.insert(0, str(HERE))
 
-from support import KILLED, Daemon, Fds, daemon_binary_path  # noqa: E402
+from support import KILLED, TIME_SCALE, Daemon, Fds, daemon_binary_path  # noqa: E402
 
 #: A test that runs longer than this fails instead of hanging the suite.
-TEST_TIME_LIMIT_S = float(os.environ.get("MIO_TEST_TIME_LIMIT", "60"))
+TEST_TIME_LIMIT_S = float(os.environ.get("MIO_TEST_TIME_LIMIT") or 60 * TIME_SCALE)
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +86,7 @@ def daemon_factory(request: pytest.FixtureRequest, tmp_path: pathlib.Path, daemo
         d.close_clients()
         rc = d.stop()
         if d.expect_exit_zero and rc == KILLED:
-            problems.append(f"daemon pid {d.pid} did not exit within 5 s of SIGTERM and was killed")
+            problems.append(f"daemon pid {d.pid} did not exit in time after SIGTERM and was killed")
         elif d.expect_exit_zero and rc != 0:
             problems.append(f"daemon pid {d.pid} exited with status {rc}, expected 0")
     if problems:
@@ -132,7 +132,12 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"mio-daemon binary: {daemon_binary_path(REPO_ROOT)}; running as uid {os.getuid()}"
+    from support import SANITIZER
+
+    return (
+        f"mio-daemon binary: {daemon_binary_path(REPO_ROOT)} (sanitizer: {SANITIZER or 'none'}, "
+        f"time scale {TIME_SCALE}); running as uid {os.getuid()}"
+    )
 
 
 @pytest.fixture

@@ -18,19 +18,41 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from mio_client import Client
 from mio_client._framing import LineReader, close_fds, recv_chunk
 
+
+def daemon_binary_path(repo_root: pathlib.Path) -> str:
+    return os.environ.get("MIO_DAEMON_BIN") or str(repo_root / ".build" / "debug" / "mio-daemon")
+
+
+def _sanitizer(binary: str) -> Optional[str]:
+    """"asan"/"tsan" when the binary is built with a sanitizer, else None."""
+    try:
+        with open(binary, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if b"__asan_init" in data:
+        return "asan"
+    if b"__tsan_init" in data:
+        return "tsan"
+    return None
+
+
+#: The sanitizer the daemon under test is built with, if any: memory bounds
+#: are not checked then (ASan's quarantine), and time bounds are stretched.
+SANITIZER = _sanitizer(daemon_binary_path(pathlib.Path(__file__).resolve().parents[2]))
+#: Multiplier for time bounds ("answers within 1 s"): $MIO_TEST_TIME_SCALE,
+#: else 5 under a sanitizer, else 1.
+TIME_SCALE = float(os.environ.get("MIO_TEST_TIME_SCALE") or (5 if SANITIZER else 1))
+
 #: Time to wait for something that should happen (a reply, an event).
-WAIT_S = 5.0
+WAIT_S = 5.0 * TIME_SCALE
 #: Time to watch for something that must not happen.
-QUIET_S = 0.3
+QUIET_S = 0.3 * TIME_SCALE
 
 #: Exit status recorded for a daemon that ignored SIGTERM and was killed.
 KILLED = -999
 
 FLAGS = ("readable", "writable", "error", "read_closed", "write_closed", "priority")
-
-
-def daemon_binary_path(repo_root: pathlib.Path) -> str:
-    return os.environ.get("MIO_DAEMON_BIN") or str(repo_root / ".build" / "debug" / "mio-daemon")
 
 
 def wait_readable(fd: int, timeout: float) -> bool:
@@ -110,7 +132,7 @@ class Daemon:
         assert self.proc is not None
         return self.proc.pid
 
-    def wait_ready(self, timeout: float = 10.0) -> None:
+    def wait_ready(self, timeout: float = 10.0 * TIME_SCALE) -> None:
         """Wait until the socket accepts a connection and answers a ping;
         then record the fd baseline: the daemon's fd count without client
         connections (measured with the probe connection open, minus one)."""
@@ -148,7 +170,7 @@ class Daemon:
         assert self.proc is not None
         self.proc.send_signal(signum)
 
-    def wait_exit(self, timeout: float = 5.0) -> int:
+    def wait_exit(self, timeout: float = WAIT_S) -> int:
         assert self.proc is not None
         try:
             self.returncode = self.proc.wait(timeout)
@@ -158,7 +180,7 @@ class Daemon:
             raise AssertionError(f"mio-daemon did not exit within {timeout} s:\n{self.stderr_tail()}")
         return self.returncode
 
-    def stop(self, signum: int = signal.SIGTERM, timeout: float = 5.0) -> int:
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = WAIT_S) -> int:
         """Stop (if running) and return the exit status (negative: killed by signal)."""
         if self.proc is None:
             return 0
@@ -226,7 +248,7 @@ class Daemon:
         target = os.readlink(f"/proc/self/fd/{fd}")
         return target in self.fd_targets()
 
-    def expect_fd_count(self, expected: int, timeout: float = 2.0, what: str = "") -> None:
+    def expect_fd_count(self, expected: int, timeout: float = 2.0 * TIME_SCALE, what: str = "") -> None:
         """Wait (closes are asynchronous to us) until the daemon has exactly
         ``expected`` fds open."""
         end = time.monotonic() + timeout
@@ -245,13 +267,13 @@ class Daemon:
                 )
             time.sleep(0.01)
 
-    def assert_fds_released(self, open_connections: int = 0, held: int = 0, timeout: float = 2.0) -> None:
+    def assert_fds_released(self, open_connections: int = 0, held: int = 0, timeout: float = 2.0 * TIME_SCALE) -> None:
         """The fd count returns to the baseline plus the connections still
         open plus ``held``: the client fds the daemon should still hold (and
         the eventfd of each waker)."""
         self.expect_fd_count(self.fd_baseline + open_connections + held, timeout, f"with {open_connections} connection(s) and {held} held fd(s) ")
 
-    def close_all_and_check_fds(self, held: int = 0, timeout: float = 2.0) -> None:
+    def close_all_and_check_fds(self, held: int = 0, timeout: float = 2.0 * TIME_SCALE) -> None:
         """Close every connection this test opened, then wait for the fd count
         to return to the baseline (plus fds held by persistent sessions)."""
         self.close_clients()
@@ -597,6 +619,8 @@ __all__ = [
     "Fds",
     "WAIT_S",
     "QUIET_S",
+    "SANITIZER",
+    "TIME_SCALE",
     "FLAGS",
     "assert_error",
     "assert_ok",

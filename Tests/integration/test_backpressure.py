@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-from support import assert_ok, drain, line, wait_until
+from support import QUIET_S, SANITIZER, TIME_SCALE, assert_ok, drain, line, wait_until
 
 N_PIPES = 300
 ROUNDS = 50
@@ -45,7 +45,7 @@ def test_slow_reader_every_token_delivered_memory_bounded(daemon, fds):
     # The daemon still serves others promptly.
     start = time.monotonic()
     stats = watcher.stats()
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 1.0 * TIME_SCALE
     rss_during = daemon.rss_kib()
 
     # Now read: every token at least once, readable.
@@ -60,7 +60,7 @@ def test_slow_reader_every_token_delivered_memory_bounded(daemon, fds):
     slow.read_all(quiet=0.2)
     rss_after = daemon.rss_kib()
     growth = max(rss_during, rss_after) - rss_before
-    assert growth < RSS_SLACK_KIB, f"RSS grew by {growth} KiB (before {rss_before}, during {rss_during}, after {rss_after})"
+    assert SANITIZER or growth < RSS_SLACK_KIB, f"RSS grew by {growth} KiB (before {rss_before}, during {rss_during}, after {rss_after})"
     assert stats["events_coalesced"] > coalesced_before, "15000 readiness changes against a full socket but nothing coalesced"
     daemon.close_all_and_check_fds()
 
@@ -127,7 +127,7 @@ def test_pending_readiness_is_one_entry_per_token(daemon, fds):
         for _, w in pipes:
             os.write(w, b"x")
     time.sleep(0.3)
-    events = slow.read_all(quiet=0.3)
+    events = slow.read_all(quiet=QUIET_S)
     # Unix socket buffers hold some already-written lines; the rest coalesced.
     assert len(events) < 200 * 50, f"{len(events)} events: nothing coalesced"
     assert {e["token"] for e in events} == set(range(50))
@@ -158,10 +158,10 @@ def test_unread_replies_stop_reading_not_the_daemon(daemon):
     other = daemon.client()
     start = time.monotonic()
     other.ping()
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 1.0 * TIME_SCALE
     assert sender.is_alive(), "the daemon read every request though ~8 MB of replies went unread"
     rss_during = daemon.rss_kib()
-    assert rss_during - rss_before < 8 * 1024, f"RSS grew {rss_during - rss_before} KiB while replies were unread"
+    assert SANITIZER or rss_during - rss_before < 8 * 1024, f"RSS grew {rss_during - rss_before} KiB while replies were unread"
     for i in range(n):
         reply = hog.read_json(timeout=10)
         assert reply["id"] == i and reply["ok"] is True

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from mio_client import AsyncClient, Client, ConnectionClosed, MioError
-from support import ready
+from support import QUIET_S, ready
 
 
 def test_client_pipelined_requests(daemon):
@@ -42,7 +42,7 @@ def test_client_events_queued_between_replies(daemon, fds):
         os.write(w, b"x")
     for _ in range(10):
         c.ping()
-    got = sorted(e["token"] for e in c.events(0.3))
+    got = sorted(e["token"] for e in c.events(QUIET_S))
     assert got == [0, 1, 2]
     daemon.close_all_and_check_fds()
 

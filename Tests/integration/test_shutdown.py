@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from support import assert_ok, line
+from support import TIME_SCALE, assert_ok, line
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -40,7 +40,7 @@ def test_shutdown_exits_quickly_with_no_clients(daemon):
     start = time.monotonic()
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait_exit(5) == 0
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 2 * TIME_SCALE
     assert not os.path.exists(daemon.socket_path)
 
 
@@ -60,7 +60,7 @@ def test_shutdown_with_a_client_that_never_reads(daemon, fds):
     start = time.monotonic()
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait_exit(5) == 0
-    assert time.monotonic() - start < 3.0
+    assert time.monotonic() - start < 3.0 * TIME_SCALE
     assert not os.path.exists(daemon.socket_path)
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from mio_client import MioError
-from support import ready
+from support import QUIET_S, ready
 
 
 def test_waker_and_wake_same_connection(daemon):
@@ -57,7 +57,7 @@ def test_wakes_before_reading_coalesce_to_at_least_one_event(daemon):
     c.waker(3)
     for _ in range(100):
         c.wake(3)
-    events = list(c.events(0.3))
+    events = list(c.events(QUIET_S))
     assert 1 <= len(events) <= 100
     assert all(e["token"] == 3 and e["readable"] for e in events)
 
