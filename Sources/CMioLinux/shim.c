@@ -73,6 +73,27 @@ ssize_t cmio_recv_with_fds(int sockfd, void *buf, size_t len, int flags,
     return n;
 }
 
+/// Room for one SCM_RIGHTS header with the most fds a message can carry.
+typedef union {
+    char buf[CMSG_SPACE(sizeof(int) * CMIO_SCM_MAX_FD)];
+    struct cmsghdr align;
+} rights_control;
+
+/// Puts `nfds` fds in one SCM_RIGHTS header of `msg` (nothing for 0).
+static int attach_rights(struct msghdr *msg, rights_control *control, const int *fds, int nfds) {
+    if (nfds == 0) return 0;
+    if (nfds < 0 || nfds > CMIO_SCM_MAX_FD) { errno = EINVAL; return -1; }
+    memset(control, 0, sizeof *control);
+    msg->msg_control = control->buf;
+    msg->msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    return 0;
+}
+
 ssize_t cmio_send_with_fds(int sockfd, const void *buf, size_t len,
                            const int *fds, int nfds, int flags) {
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
@@ -80,21 +101,8 @@ ssize_t cmio_send_with_fds(int sockfd, const void *buf, size_t len,
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * CMIO_SCM_MAX_FD)];
-        struct cmsghdr align;
-    } control;
-    if (nfds > 0) {
-        if (nfds > CMIO_SCM_MAX_FD) { errno = EINVAL; return -1; }
-        memset(&control, 0, sizeof control);
-        msg.msg_control = control.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    }
+    rights_control control;
+    if (attach_rights(&msg, &control, fds, nfds) != 0) return -1;
     return sendmsg(sockfd, &msg, flags | MSG_NOSIGNAL);
 }
 
@@ -119,21 +127,8 @@ ssize_t cmio_send_datagram(const char *path, const void *buf, size_t len, const 
     msg.msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * CMIO_SCM_MAX_FD)];
-        struct cmsghdr align;
-    } control;
-    if (nfds > 0) {
-        if (nfds > CMIO_SCM_MAX_FD) { close(s); errno = EINVAL; return -1; }
-        memset(&control, 0, sizeof control);
-        msg.msg_control = control.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    }
+    rights_control control;
+    if (attach_rights(&msg, &control, fds, nfds) != 0) { close(s); return -1; }
     ssize_t r = sendmsg(s, &msg, MSG_NOSIGNAL);
     int saved = errno;
     close(s);
