@@ -230,7 +230,6 @@ extension Server {
         detach(connection.session, from: connection)
         connectionsByUID[connection.peer.uid, default: 1] -= 1
         if connectionsByUID[connection.peer.uid] == 0 { connectionsByUID[connection.peer.uid] = nil }
-        connectionCount -= 1
         statusDirty = true
         logger.info("connection \(connection.number) closed: \(reason)")
     }

@@ -45,7 +45,7 @@ public final class Server {
     var registrationsByUID: [UInt32: Int] = [:]
     var registrationCount = 0
     var wakerCount = 0
-    var connectionCount = 0
+    var connectionCount: Int { connections.count }
     var connections: [UInt64: Connection] = [:]
     private var nextConnectionNumber: UInt64 = 1
 
@@ -238,7 +238,6 @@ public final class Server {
             return
         }
         connectionsByUID[peer.uid, default: 0] += 1
-        connectionCount += 1
         connections[connection.number] = connection
         statusDirty = true
         logger.info("connection \(connection.number) opened: pid \(peer.pid) uid \(peer.uid) gid \(peer.gid)")
