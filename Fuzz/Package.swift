@@ -1,17 +1,23 @@
 // swift-tools-version:6.0
 // libFuzzer targets for the wire protocol, in a package of their own:
 //   swift build -c debug --sanitize=fuzzer --sanitize=address   (see `make fuzz`)
+// The code under test is linked in by symlink (Sources/Protocol and what it
+// needs), not depended on: only a root package's targets get libFuzzer's
+// coverage instrumentation, and without it the fuzzer runs blind.
 import PackageDescription
 
 let package = Package(
     name: "mio-daemon-fuzz",
-    dependencies: [.package(name: "mio-daemon", path: "..")],
     targets: [
+        .target(name: "CMioLinux"),
+        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .target(name: "MioCore", dependencies: ["CMioLinux"]),
+        .target(name: "Protocol", dependencies: ["MioCore", "CJSONC"]),
         // The request decoder: arbitrary bytes as a request line.
-        .executableTarget(name: "FuzzDecoder", dependencies: [.product(name: "MioProtocol", package: "mio-daemon")],
+        .executableTarget(name: "FuzzDecoder", dependencies: ["Protocol"],
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         // Framing and fd attachment: random chunk boundaries, real fds.
-        .executableTarget(name: "FuzzFramer", dependencies: [.product(name: "MioProtocol", package: "mio-daemon")],
+        .executableTarget(name: "FuzzFramer", dependencies: ["Protocol"],
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ],
     swiftLanguageModes: [.v6]
