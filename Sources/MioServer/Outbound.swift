@@ -18,6 +18,8 @@ struct Outbound {
 
     var pendingByteCount: Int { writer.bytes.count - sent }
     var isEmpty: Bool { pendingByteCount == 0 }
+    /// Past a cap of bytes or of fds: the connection's requests wait.
+    var isFull: Bool { pendingByteCount >= outboundCap || fdLines.count >= outboundFdCap }
 
     /// Appends a reply line that carries `fd`; the fd is owned here now.
     mutating func appendReply(withFd fd: Int32, _ write: (inout JSONWriter) -> Void) {

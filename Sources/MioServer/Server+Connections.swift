@@ -8,6 +8,9 @@ import Protocol
 /// Replies past this many unsent bytes stop the reading of a connection's
 /// requests until it drains (protocol §5).
 let outboundCap = 1 << 20
+/// Likewise for fds waiting to go out with `fetch` replies: each is an fd of
+/// the daemon's, so a client that asks and never reads must not pile them up.
+let outboundFdCap = 64
 /// Reads per connection per turn, so one busy client cannot starve the rest.
 private let readsPerTurn = 16
 
@@ -57,7 +60,7 @@ extension Server {
 
     /// Whether the connection may run its next request now.
     private func canProcess(_ connection: Connection) -> Bool {
-        !connection.isClosed && connection.parkedPoll == nil && connection.outbound.pendingByteCount < outboundCap
+        !connection.isClosed && connection.parkedPoll == nil && !connection.outbound.isFull
     }
 
     /// Processes what was read before reading more (at most one `recvmsg`'s
@@ -155,14 +158,14 @@ extension Server {
     /// Sends what the connection has queued; a failed write ends it.
     func flush(_ connection: Connection) {
         guard !connection.isClosed else { return }
-        let wasOverCap = connection.outbound.pendingByteCount >= outboundCap
+        let wasOverCap = connection.outbound.isFull
         switch connection.outbound.flush(to: connection.fd) {
         case .drained:
             // Events held back while the socket was full can go now.
             if connection.session.hasPending { markDirty(connection.session) }
             if wasOverCap { schedule(connection) }
         case .wouldBlock:
-            if wasOverCap && connection.outbound.pendingByteCount < outboundCap { schedule(connection) }
+            if wasOverCap && !connection.outbound.isFull { schedule(connection) }
         case .failed(let error):
             logger.debug("connection \(connection.number): send failed: \(error)")
             close(connection, reason: "send failed")
