@@ -54,7 +54,7 @@ extension Server {
         if stored.isWaker && kind != .eventfd { return "a waker must be an eventfd, this is a \(kind.rawValue)" }
         if kind == .socket, isConnectedToListener(fd) { return "a socket connected to the daemon itself" }
         let registration: Registration
-        let slot = watched.insert(.listener)  // held while the registration is made; replaced below
+        let slot = watched.insert(.reserved)
         do {
             if stored.isWaker {
                 let waker = try Waker(registry: poll.registry, token: slot, adopting: fd)

@@ -233,7 +233,7 @@ extension Server {
     private func makeWaker(_ token: Token, on connection: Connection) -> Result<ReplyBody, ProtocolError> {
         let session = connection.session
         if let error = checkRegistrationLimits(session, token) { return .failure(error) }
-        let slot = watched.insert(.listener)  // held while the waker is made; replaced below
+        let slot = watched.insert(.reserved)
         let waker: Waker
         do {
             waker = try Waker(registry: poll.registry, token: slot)

@@ -18,6 +18,9 @@ public final class Server {
         case signals
         case connection(Connection)
         case registration(Registration)
+        /// A slot taken before its owner exists (a waker registers itself
+        /// with its token as it is made); replaced once it does.
+        case reserved
     }
 
     let configuration: ServerConfiguration
@@ -131,6 +134,7 @@ public final class Server {
             case .signals: readSignals()
             case .connection(let connection): connectionEvent(connection, event)
             case .registration(let registration): readinessEvent(registration, event)
+            case .reserved: break
             }
         }
         serviceScheduled()
