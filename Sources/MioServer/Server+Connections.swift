@@ -136,7 +136,6 @@ extension Server {
             switch decoded {
             case .failure(let failure):
                 closer.close(line.fds)
-                logger.debug("connection \(connection.number): \(failure.error.code.rawValue): \(failure.error.message)")
                 reply(connection, failure.id, .failure(failure.error))
             case .success(let request):
                 let fd = line.fds.first
@@ -148,8 +147,12 @@ extension Server {
 
     func reply(_ connection: Connection, _ id: RequestID?, _ outcome: Result<ReplyBody, ProtocolError>) {
         switch outcome {
-        case .success(let body): connection.outbound.writer.reply(id: id, body)
-        case .failure(let error): connection.outbound.writer.failure(id: id, error)
+        case .success(let body):
+            connection.outbound.writer.reply(id: id, body)
+        case .failure(let error):
+            // One log line per error (protocol §8), here where every one passes.
+            logger.info("connection \(connection.number): \(error.code.rawValue): \(error.message)")
+            connection.outbound.writer.failure(id: id, error)
         }
     }
 
