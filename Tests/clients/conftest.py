@@ -4,13 +4,18 @@ import signal
 import subprocess
 import time
 
+import sys
+
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "Tests" / "common"))
+
+from mio_testkit import ProcessWatch  # noqa: E402
 BUILD = pathlib.Path(os.environ.get("MIO_BUILD_DIR", REPO / ".build" / "debug"))
 
 
-class RunningDaemon:
+class RunningDaemon(ProcessWatch):
     def __init__(self, tmp_path: pathlib.Path) -> None:
         self.socket = str(tmp_path / "mio.sock")
         self.log = open(tmp_path / "daemon.log", "w")
@@ -24,13 +29,16 @@ class RunningDaemon:
         self.env = dict(os.environ, MIO_SOCKET=self.socket, MIOCTL=str(BUILD / "mioctl"),
                         PATH=f"{BUILD}:{os.environ['PATH']}")
 
-    def fd_count(self) -> int:
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
-    def wait_fd_count(self, expected: int, timeout: float = 3.0) -> int:
-        end = time.monotonic() + timeout
-        while self.fd_count() != expected and time.monotonic() < end:
-            time.sleep(0.02)
+    def settled_fd_count(self, expected: int, timeout: float = 3.0) -> int:
+        """The fd count once it reached ``expected`` (or the time ran out)."""
+        try:
+            self.wait_fd_count(expected, timeout)
+        except AssertionError:
+            pass
         return self.fd_count()
 
     def stop(self) -> int:

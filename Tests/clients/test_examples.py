@@ -30,7 +30,7 @@ def test_keep_listener_across_server_restarts(daemon, tmp_path):
     script = str(REPO / "examples" / "keep-listener.sh")
     r = subprocess.run([script, "hold", path], env=daemon.env, capture_output=True, text=True, timeout=20)
     assert r.returncode == 0, r
-    assert daemon.wait_fd_count(baseline + 1) == baseline + 1
+    assert daemon.settled_fd_count(baseline + 1) == baseline + 1
     # Two server "restarts": each fetches the same listening socket and serves a
     # client that connected while no server was running.
     pids = set()

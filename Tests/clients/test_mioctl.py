@@ -42,6 +42,7 @@ def test_bad_fd_arguments_are_refused_before_anything_is_sent(daemon, tmp_path):
 
 
 def test_wait_ready_and_timeout(daemon):
+    baseline = daemon.fd_count()
     r_end, w_end = os.pipe()
     try:
         r = mioctl(daemon, "wait", "--fd", "3", "--timeout", "0.3", fds={3: r_end})
@@ -56,7 +57,7 @@ def test_wait_ready_and_timeout(daemon):
     finally:
         os.close(r_end)
         os.close(w_end)
-    assert daemon.wait_fd_count(daemon.fd_count()) >= 0
+    assert daemon.settled_fd_count(baseline) == baseline, "each wait's registration is gone with its connection"
 
 
 def test_watch_prints_events_until_interrupted(daemon):
@@ -76,7 +77,7 @@ def test_watch_prints_events_until_interrupted(daemon):
         proc.wait(5)
         os.close(r_end)
         os.close(w_end)
-    assert daemon.wait_fd_count(baseline) == baseline, "watch's registration is gone with its connection"
+    assert daemon.settled_fd_count(baseline) == baseline, "watch's registration is gone with its connection"
 
 
 def test_hold_list_fetch_wake(daemon, tmp_path):
@@ -88,7 +89,7 @@ def test_hold_list_fetch_wake(daemon, tmp_path):
     r = mioctl(daemon, "hold", "--session", "web", "--fd", "3", "--token", "1", fds={3: listener.fileno()})
     assert r.returncode == 0 and "held fd 3 as token 1 in session web" in r.stdout, r
     listener.close()
-    assert daemon.wait_fd_count(baseline + 1) == baseline + 1, "the daemon holds the listener"
+    assert daemon.settled_fd_count(baseline + 1) == baseline + 1, "the daemon holds the listener"
     r = mioctl(daemon, "list", "--session", "web")
     assert r.returncode == 0 and "token 1  socket  readable  edge" in r.stdout, r
     listed = json.loads(mioctl(daemon, "list", "--session", "web", "--json").stdout)
@@ -111,7 +112,7 @@ def test_hold_list_fetch_wake(daemon, tmp_path):
     assert r.returncode == 2 and "not a waker" in r.stderr
     r = mioctl(daemon, "fetch", "--session", "web", "--token", "1", "--deregister", "--", "true")
     assert r.returncode == 0, r
-    assert daemon.wait_fd_count(baseline) == baseline
+    assert daemon.settled_fd_count(baseline) == baseline
 
 
 def test_wake_from_mioctl_reaches_the_session(daemon):

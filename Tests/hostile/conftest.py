@@ -20,11 +20,14 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence
 import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "common"))
 sys.path.insert(0, str(HERE))
 
+import mio_testkit  # noqa: E402
+from mio_testkit import pytest_runtest_call, pytest_runtest_makereport  # noqa: E402,F401  (hooks)
 from hostile_support import Daemon, PipeProbes, daemon_binary_path  # noqa: E402
 
-TEST_TIME_LIMIT_S = float(os.environ.get("MIO_HOSTILE_TIME_LIMIT", "60"))
+mio_testkit.TEST_TIME_LIMIT_S = float(os.environ.get("MIO_HOSTILE_TIME_LIMIT", "60"))
 
 
 @pytest.fixture(scope="session")
@@ -74,33 +77,6 @@ def probes() -> Iterator[PipeProbes]:
     p = PipeProbes()
     yield p
     p.close()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed:
-        for d in getattr(item, "_mio_daemons", []):
-            report.sections.append((f"mio-daemon stderr (pid {d.proc.pid if d.proc else '?'}, {d.stderr_path})", d.stderr_tail()))
-
-
-class TestTimeLimit(Exception):
-    pass
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    def expire(signum: int, frame: Any) -> None:
-        raise TestTimeLimit(f"test ran longer than {TEST_TIME_LIMIT_S} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, TEST_TIME_LIMIT_S)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -8,7 +8,6 @@ Self-contained: nothing here imports the project's Python client.
 from __future__ import annotations
 
 import array
-import ctypes
 import json
 import os
 import pathlib
@@ -19,6 +18,9 @@ import struct
 import subprocess
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from mio_testkit import (ProcessWatch, _check, _libc, eventfd, line, listening_socket_fd_in, pidfd_getfd,  # noqa: F401
+                         signalfd, wait_readable, wait_until)
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -36,7 +38,6 @@ SCM_MAX_FD = 253
 INT_SIZE = array.array("i").itemsize
 ANCILLARY_SIZE = socket.CMSG_SPACE(SCM_MAX_FD * INT_SIZE) + 256
 MSG_CMSG_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0x40000000)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 EVENT_FLAGS = ("readable", "writable", "error", "read_closed", "write_closed", "priority")
 
@@ -47,23 +48,6 @@ def daemon_binary_path() -> str:
     return os.environ.get("MIO_DAEMON_BIN") or str(REPO_ROOT / ".build" / "debug" / "mio-daemon")
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = WAIT_S, interval: float = 0.01, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-def wait_readable(fd: int, timeout: float) -> bool:
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(max(0, int(timeout * 1000)) + 1))
-
-
 def close_quietly(fds: Sequence[int]) -> None:
     for fd in fds:
         try:
@@ -72,15 +56,11 @@ def close_quietly(fds: Sequence[int]) -> None:
             pass
 
 
-def line(obj: Dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
-
-
 # --------------------------------------------------------------------------
 # The daemon process
 
 
-class Daemon:
+class Daemon(ProcessWatch):
     """One mio-daemon process on a socket in ``workdir``."""
 
     def __init__(self, binary: str, workdir: pathlib.Path, args: Sequence[str] = (), *, nofile: Optional[int] = None, log_level: str = "debug") -> None:
@@ -184,61 +164,8 @@ class Daemon:
 
     # -- /proc -----------------------------------------------------------------
 
-    def fd_count(self) -> int:
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
-
-    def fd_targets(self) -> List[str]:
-        out = []
-        for name in os.listdir(f"/proc/{self.pid}/fd"):
-            try:
-                out.append(os.readlink(f"/proc/{self.pid}/fd/{name}"))
-            except OSError:
-                pass
-        return sorted(out)
-
-    def holds_target(self, target: str) -> bool:
-        return target in self.fd_targets()
-
-    def holds(self, fd: int) -> bool:
-        """Whether the daemon has an fd open on the same object as our ``fd``."""
-        return self.holds_target(os.readlink(f"/proc/self/fd/{fd}"))
-
-    def rss_kib(self) -> int:
-        with open(f"/proc/{self.pid}/status") as f:
-            for text in f:
-                if text.startswith("VmRSS:"):
-                    return int(text.split()[1])
-        raise AssertionError("no VmRSS in /proc/<pid>/status")
-
-    def cpu_s(self) -> float:
-        """utime + stime of the daemon, in seconds."""
-        with open(f"/proc/{self.pid}/stat") as f:
-            data = f.read()
-        fields = data[data.rindex(")") + 2:].split()
-        # fields[0] is field 3 (state); utime is field 14, stime field 15
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-    def cpu_over(self, seconds: float) -> float:
-        before = self.cpu_s()
-        time.sleep(seconds)
-        return self.cpu_s() - before
-
     def expect_fds(self, expected: int, timeout: float = FD_SETTLE_S, what: str = "") -> None:
-        end = time.monotonic() + timeout
-        while True:
-            now = self.fd_count()
-            if now == expected:
-                return
-            if time.monotonic() >= end:
-                extra = list(self.fd_targets())
-                for t in self.baseline_targets:
-                    if t in extra:
-                        extra.remove(t)
-                raise AssertionError(
-                    f"daemon has {now} fds open, expected {expected} {what} (baseline {self.fd_baseline}); "
-                    f"not in the baseline: {extra[:40]}{' …' if len(extra) > 40 else ''}"
-                )
-            time.sleep(0.02)
+        self.wait_fd_count(expected, timeout, what + " ", self.fd_baseline, self.baseline_targets)
 
     # -- the four checks -------------------------------------------------------
 
@@ -532,57 +459,3 @@ class PipeProbes:
         close_quietly(self.read_ends + self.write_ends)
         self.read_ends.clear()
         self.write_ends.clear()
-
-
-# --------------------------------------------------------------------------
-# fd kinds by ctypes
-
-_libc = ctypes.CDLL(None, use_errno=True)
-SYS_pidfd_getfd = 438
-
-
-def _check(rc: int, what: str) -> int:
-    if rc < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"{what}: {os.strerror(e)}")
-    return rc
-
-
-def signalfd(signals: Sequence[int] = (signal.SIGUSR2,)) -> int:
-    mask = (ctypes.c_ulong * 16)()
-    for s in signals:
-        mask[(s - 1) // 64] |= 1 << ((s - 1) % 64)
-    return _check(_libc.signalfd(-1, ctypes.byref(mask), os.O_CLOEXEC | os.O_NONBLOCK), "signalfd")
-
-
-def eventfd(initval: int = 0) -> int:
-    return os.eventfd(initval, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-
-
-def pidfd_getfd(pid: int, targetfd: int) -> int:
-    """A copy of another process's fd (needs ptrace rights: root here)."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        _libc.syscall.restype = ctypes.c_long
-        return _check(_libc.syscall(ctypes.c_long(SYS_pidfd_getfd), ctypes.c_int(pidfd), ctypes.c_int(targetfd), ctypes.c_uint(0)), "pidfd_getfd")
-    finally:
-        os.close(pidfd)
-
-
-def listening_socket_fd_in(pid: int, path: str) -> int:
-    """The fd number, in process ``pid``, of the listening socket bound to ``path``."""
-    inodes = set()
-    with open("/proc/net/unix") as f:
-        next(f)
-        for text in f:
-            parts = text.split()
-            if len(parts) >= 8 and parts[7] == path and parts[5] == "01":
-                inodes.add(parts[6])
-    for name in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{name}")
-        except OSError:
-            continue
-        if target.startswith("socket:[") and target[8:-1] in inodes:
-            return int(name)
-    raise AssertionError("listening socket not found among the daemon's fds")

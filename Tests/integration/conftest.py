@@ -20,12 +20,15 @@ import pytest
 HERE = pathlib.Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 sys.path.insert(0, str(REPO_ROOT / "clients" / "python"))
+sys.path.insert(0, str(REPO_ROOT / "Tests" / "common"))
 sys.path.insert(0, str(HERE))
 
+import mio_testkit  # noqa: E402
+from mio_testkit import pytest_runtest_call, pytest_runtest_makereport  # noqa: E402,F401  (hooks)
 from support import KILLED, TIME_SCALE, Daemon, Fds, daemon_binary_path  # noqa: E402
 
-#: A test that runs longer than this fails instead of hanging the suite.
-TEST_TIME_LIMIT_S = float(os.environ.get("MIO_TEST_TIME_LIMIT") or 60 * TIME_SCALE)
+# A test that runs longer than this fails instead of hanging the suite.
+mio_testkit.TEST_TIME_LIMIT_S = float(os.environ.get("MIO_TEST_TIME_LIMIT") or 60 * TIME_SCALE)
 
 
 @pytest.fixture(scope="session")
@@ -100,35 +103,6 @@ def daemon(request: pytest.FixtureRequest, daemon_factory: Callable[..., Daemon]
     marker = request.node.get_closest_marker("daemon_args")
     args = [str(a) for a in marker.args] if marker else []
     return daemon_factory(args)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed:
-        for d in getattr(item, "_mio_daemons", []):
-            report.sections.append((f"mio-daemon stderr (pid {d.pid}, {d.stderr_path})", d.stderr_tail()))
-
-
-class TestTimeLimit(Exception):
-    pass
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """A hung daemon fails the test instead of hanging the suite."""
-
-    def expire(signum: int, frame: Any) -> None:
-        raise TestTimeLimit(f"test ran longer than {TEST_TIME_LIMIT_S} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, TEST_TIME_LIMIT_S)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -4,7 +4,6 @@ that control the exact bytes and fd placement, fd factories."""
 from __future__ import annotations
 
 import array
-import ctypes
 import json
 import os
 import pathlib
@@ -15,6 +14,9 @@ import subprocess
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from mio_testkit import (ProcessWatch, drain, eventfd, inotify, line, pidfd_getfd, signalfd, timerfd,
+                         wait_readable)
+from mio_testkit import wait_until as _wait_until
 from mio_client import Client
 from mio_client._framing import LineReader, close_fds, recv_chunk
 
@@ -55,31 +57,16 @@ KILLED = -999
 FLAGS = ("readable", "writable", "error", "read_closed", "write_closed", "priority")
 
 
-def wait_readable(fd: int, timeout: float) -> bool:
-    """Whether ``fd`` becomes readable within ``timeout`` s (poll, not select:
-    fds above 1024 are common in these tests)."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(max(0, int(timeout * 1000)) + 1))
-
-
 def wait_until(predicate: Callable[[], Any], timeout: float = WAIT_S, interval: float = 0.01, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+    """mio_testkit's, with the sanitizer-scaled default wait."""
+    return _wait_until(predicate, timeout, interval, what)
 
 
 # --------------------------------------------------------------------------
 # The daemon process
 
 
-class Daemon:
+class Daemon(ProcessWatch):
     def __init__(
         self,
         binary: str,
@@ -230,42 +217,10 @@ class Daemon:
 
     # -- /proc -----------------------------------------------------------------
 
-    def fd_count(self) -> int:
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
-
-    def fd_targets(self) -> List[str]:
-        out = []
-        for name in os.listdir(f"/proc/{self.pid}/fd"):
-            try:
-                out.append(os.readlink(f"/proc/{self.pid}/fd/{name}"))
-            except OSError:
-                pass
-        return sorted(out)
-
-    def holds(self, fd: int) -> bool:
-        """Whether the daemon has an fd open on the same object as our ``fd``
-        (compared by the ``/proc`` link target, e.g. ``pipe:[1234]``)."""
-        target = os.readlink(f"/proc/self/fd/{fd}")
-        return target in self.fd_targets()
-
     def expect_fd_count(self, expected: int, timeout: float = 2.0 * TIME_SCALE, what: str = "") -> None:
         """Wait (closes are asynchronous to us) until the daemon has exactly
         ``expected`` fds open."""
-        end = time.monotonic() + timeout
-        while True:
-            now = self.fd_count()
-            if now == expected:
-                return
-            if time.monotonic() >= end:
-                extra = list(self.fd_targets())
-                for t in self.baseline_targets:
-                    if t in extra:
-                        extra.remove(t)
-                raise AssertionError(
-                    f"daemon has {now} fds open, expected {expected} {what}(baseline {self.fd_baseline}); "
-                    f"not in the baseline: {extra}"
-                )
-            time.sleep(0.01)
+        self.wait_fd_count(expected, timeout, what, self.fd_baseline, self.baseline_targets)
 
     def assert_fds_released(self, open_connections: int = 0, held: int = 0, timeout: float = 2.0 * TIME_SCALE) -> None:
         """The fd count returns to the baseline plus the connections still
@@ -278,33 +233,6 @@ class Daemon:
         to return to the baseline (plus fds held by persistent sessions)."""
         self.close_clients()
         self.assert_fds_released(0, held, timeout)
-
-    def fds_on(self, fd: int) -> List[int]:
-        """The daemon's fd numbers open on the same object as our ``fd``."""
-        target = os.readlink(f"/proc/self/fd/{fd}")
-        out = []
-        for name in os.listdir(f"/proc/{self.pid}/fd"):
-            try:
-                if os.readlink(f"/proc/{self.pid}/fd/{name}") == target:
-                    out.append(int(name))
-            except OSError:
-                pass
-        return out
-
-    def fd_flags(self, daemon_fd: int) -> int:
-        """The open flags of one of the daemon's fds (/proc/<pid>/fdinfo)."""
-        with open(f"/proc/{self.pid}/fdinfo/{daemon_fd}") as f:
-            for text in f:
-                if text.startswith("flags:"):
-                    return int(text.split()[1], 8)
-        raise AssertionError("no flags in fdinfo")
-
-    def rss_kib(self) -> int:
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise AssertionError("no VmRSS in /proc/<pid>/status")
 
     def listening_socket_fd_in_daemon(self) -> int:
         """The daemon's fd number of its listening socket (found by inode in
@@ -471,10 +399,6 @@ class Raw:
         return out
 
 
-def line(obj: Dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
-
-
 def error_code(reply: Dict[str, Any]) -> Optional[str]:
     if reply.get("ok") is False:
         return reply.get("error", {}).get("code")
@@ -554,63 +478,6 @@ class Fds:
             except OSError:
                 pass
         self.objects.clear()
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> int:
-    if result < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-    return result
-
-
-def timerfd() -> int:
-    if hasattr(os, "timerfd_create"):
-        return os.timerfd_create(time.CLOCK_MONOTONIC, os.TFD_NONBLOCK | os.TFD_CLOEXEC)  # type: ignore[attr-defined]
-    return _check(_libc.timerfd_create(time.CLOCK_MONOTONIC, os.O_NONBLOCK | os.O_CLOEXEC), "timerfd_create")
-
-
-def inotify() -> int:
-    return _check(_libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC), "inotify_init1")
-
-
-def eventfd() -> int:
-    if hasattr(os, "eventfd"):
-        return os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)  # type: ignore[attr-defined]
-    return _check(_libc.eventfd(0, os.O_NONBLOCK | os.O_CLOEXEC), "eventfd")
-
-
-def signalfd(signals: Iterable[int] = (signal.SIGUSR2,)) -> int:
-    """A signalfd for the given signals (ctypes; the mask is a 1024-bit set)."""
-    mask = (ctypes.c_ulong * (1024 // (8 * ctypes.sizeof(ctypes.c_ulong))))()
-    bits = 8 * ctypes.sizeof(ctypes.c_ulong)
-    for s in signals:
-        mask[(s - 1) // bits] |= 1 << ((s - 1) % bits)
-    return _check(_libc.signalfd(-1, ctypes.byref(mask), os.O_NONBLOCK | os.O_CLOEXEC), "signalfd")
-
-
-def pidfd_getfd(pid: int, target_fd: int) -> int:
-    """A duplicate of another process's fd (needs ptrace rights: root)."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        return _check(_libc.syscall(438, pidfd, target_fd, 0), "pidfd_getfd")  # SYS_pidfd_getfd on x86_64 and arm64
-    finally:
-        os.close(pidfd)
-
-
-def drain(fd: int) -> int:
-    """Read a non-blocking fd until EAGAIN; returns the bytes read."""
-    total = 0
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return total
-        if not chunk:
-            return total
-        total += len(chunk)
 
 
 __all__ = [
