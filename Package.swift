@@ -47,8 +47,9 @@ let package = Package(
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "MioCore"]),
         // Run against the real daemon binary (built first by `swift build`).
         .testTarget(name: "MioClientTests", dependencies: ["MioClient", "MioCore", "Protocol"]),
-        // `make bench`: MioCore against a C epoll loop (Benchmarks/c).
-        .executableTarget(name: "mio-bench", dependencies: ["MioCore", "CMioLinux"], path: "Benchmarks/Sources/mio-bench"),
+        // `make bench`: MioCore against a C epoll loop, and the Swift client's relay (Benchmarks/).
+        .executableTarget(name: "mio-bench", dependencies: ["MioCore", "CMioLinux", "MioClient", "Protocol"],
+                          path: "Benchmarks/Sources/mio-bench"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,6 +7,8 @@ writes the figures to bench-results/bench.json.
 
 Workloads:
   core_fanout   MioCore (mio-bench) against a C epoll loop (fanout_epoll.c)
+  relay_swift   the relay driven by the Swift client library against the C
+                client, both on the daemon: the library's own cost
   relay         one pipe through the daemon: write 1 byte, wait for the event
                 line, drain; against relay_baseline.c (the pipe passed by
                 SCM_RIGHTS, EPOLLIN|EPOLLET, a 64-byte record per edge)
@@ -242,6 +244,30 @@ def relay():
     ]
 
 
+def relay_swift():
+    """The relay driven by the Swift client library (mio-bench relay) against
+    the C client, both on the same daemon: the library's own cost."""
+    bench = RELEASE / "mio-bench"
+    if not bench.exists():
+        raise Skip(f"{bench.relative_to(ROOT)} is not built (make release)")
+    rounds = 20000
+
+    def swift():
+        with daemon() as d:
+            return run_json([bench, "relay", d.socket, rounds], cpus=CLIENT_CPU)
+
+    def c():
+        with daemon() as d:
+            return client("relay", d.socket, rounds)
+
+    o, b = interleaved(swift, c)
+    pick = lambda runs, key: [r[key] for r in runs]
+    return [
+        compared("relay p50, Swift client vs C client", "us", pick(o, "p50_us"), pick(b, "p50_us"), "-", None, False),
+        compared("relay p99, Swift client vs C client", "us", pick(o, "p99_us"), pick(b, "p99_us"), "-", None, False),
+    ]
+
+
 def fanout():
     """4096 pipes: 1 byte to each per round, until every token was seen."""
     pipes, rounds = 4096, 100
@@ -327,7 +353,7 @@ def start():
     return [absolute("start (to READY=1)", "ms", [r["ms"] for r in runs], "< 50", lambda v: v < 50, runs)]
 
 
-WORKLOADS = [core_fanout, relay, fanout, registration, memory, slowreader, idle, start]
+WORKLOADS = [core_fanout, relay, relay_swift, fanout, registration, memory, slowreader, idle, start]
 
 
 # ----------------------------------------------------------------- output

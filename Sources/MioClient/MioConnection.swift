@@ -19,8 +19,6 @@ import Protocol
 public final class MioConnection {
     public let path: String
     private let fd: Int32
-    private let poll: Poll
-    private var pollEvents: Events
     private var framer: LineFramer
     private var lines: [FramedLine] = []
     private var events: [ClientEvent] = []
@@ -39,11 +37,9 @@ public final class MioConnection {
             throw .system(error)
         }
         do {
+            // A blocking socket: one recvmsg per wait without a timeout, and
+            // poll(2) first only when there is one.
             _ = try Sys.connect(fd, unixPath: path)
-            try Sys.setNonBlocking(fd)
-            poll = try Poll()
-            pollEvents = try Events(capacity: 4)
-            try poll.registry.register(SourceFd(fd), token: Token(0), interest: .readable)
         } catch {
             Sys.close(fd)
             throw .notRunning(path: path, reason: error.description)
@@ -172,10 +168,13 @@ public final class MioConnection {
         writer.bytes.append(0x0A)
         try send(writer.bytes, fd: nil)
         while true {
-            let (bytes, fds, value) = try readLine(timeout: nil)
+            let (bytes, fds, message) = try readLine(timeout: nil)
             for fd in fds { Sys.close(fd) }
-            if let value, value["ok"] != nil { return String(decoding: bytes, as: UTF8.self) }
-            if let value, let event = ClientEvent(value) { events.append(event) }
+            switch message {
+            case .event(let event): events.append(event)
+            case .other(let value?) where value["ok"] != nil: return String(decoding: bytes, as: UTF8.self)
+            case .other: continue
+            }
         }
     }
 
@@ -187,17 +186,18 @@ public final class MioConnection {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
             let remaining = deadline.map { max(.zero, $0 - .now) }
-            let (_, fds, value): ([UInt8], [Int32], JSONValue?)
+            let (fds, message): ([Int32], Message)
             do {
-                (_, fds, value) = try readLine(timeout: remaining)
+                (_, fds, message) = try readLine(timeout: remaining)
             } catch {
                 if error == .timedOut { return nil }
                 throw error
             }
             for fd in fds { Sys.close(fd) }
-            guard let value else { throw .protocolViolation("not JSON") }
-            if let event = ClientEvent(value) { return event }
-            throw .protocolViolation("a reply with no request waiting for it")
+            guard case .event(let event) = message else {
+                throw .protocolViolation("a reply with no request waiting for it")
+            }
+            return event
         }
     }
 
@@ -239,12 +239,18 @@ public final class MioConnection {
         writer.raw("}\n")
         try send(writer.bytes, fd: clientFd)
         while true {
-            let (_, fds, value) = try readLine(timeout: nil)
-            guard let value else { throw .protocolViolation("not JSON") }
-            if let event = ClientEvent(value) {
+            let (_, fds, message) = try readLine(timeout: nil)
+            let value: JSONValue
+            switch message {
+            case .event(let event):
                 events.append(event)
                 for fd in fds { Sys.close(fd) }
                 continue
+            case .other(nil):
+                for fd in fds { Sys.close(fd) }
+                throw .protocolViolation("not JSON")
+            case .other(let parsed?):
+                value = parsed
             }
             guard value["id"]?.uint64 == id else {
                 for fd in fds { Sys.close(fd) }
@@ -277,21 +283,30 @@ public final class MioConnection {
             case .success(let value): result = value
             case .failure(let error): throw error.kind == .connectionClosed ? .connectionClosed : .system(error)
             }
-            switch result {
-            case .done(let n): offset += n
-            case .wouldBlock: try wait(timeout: nil, writable: true)
-            }
+            if case .done(let n) = result { offset += n }  // blocking: never would-block
         }
     }
 
-    private func readLine(timeout: Duration?) throws(MioClientError) -> ([UInt8], [Int32], JSONValue?) {
+    /// The next line and its fds, with what it says: an event (read on the
+    /// fast path when it is the daemon's usual event line) or parsed JSON.
+    private func readLine(timeout: Duration?) throws(MioClientError) -> ([UInt8], [Int32], Message) {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while lines.isEmpty {
             if closed { throw .connectionClosed }
+            if let deadline {
+                let ready: Bool
+                do {
+                    ready = try Sys.waitReadable(fd, timeout: max(.zero, deadline - .now))
+                } catch {
+                    throw .system(error)
+                }
+                if !ready { throw .timedOut }
+            }
+            let flags = deadline == nil ? 0 : Int32(MSG_DONTWAIT)
             let attempt = buffer.withUnsafeMutableBytes { raw in
                 received.withUnsafeMutableBufferPointer { fds in
                     Result { () throws(MioError) -> IOResult<(bytes: Int, fdCount: Int, truncated: Bool)> in
-                        try Sys.receive(fd, into: raw.baseAddress!, count: raw.count, fds: fds.baseAddress!)
+                        try Sys.receive(fd, into: raw.baseAddress!, count: raw.count, fds: fds.baseAddress!, flags: flags)
                     }
                 }
             }
@@ -300,43 +315,33 @@ public final class MioConnection {
             case .success(let value): result = value
             case .failure(let error): throw error.kind == .connectionClosed ? .connectionClosed : .system(error)
             }
-            switch result {
-            case .wouldBlock:
-                try wait(timeout: deadline.map { max(.zero, $0 - .now) }, writable: false)
-            case .done(let got):
-                let fds = Array(received.prefix(got.fdCount))
-                if got.bytes == 0 {
-                    for fd in fds { Sys.close(fd) }
-                    closed = true
-                    throw .connectionClosed
-                }
-                buffer.withUnsafeBytes { raw in
-                    framer.push(UnsafeRawBufferPointer(rebasing: raw[0..<got.bytes]), fds: fds, into: &lines)
-                }
+            guard case .done(let got) = result else { continue }
+            let fds = Array(received.prefix(got.fdCount))
+            if got.bytes == 0 {
+                for fd in fds { Sys.close(fd) }
+                closed = true
+                throw .connectionClosed
+            }
+            buffer.withUnsafeBytes { raw in
+                framer.push(UnsafeRawBufferPointer(rebasing: raw[0..<got.bytes]), fds: fds, into: &lines)
             }
         }
         let line = lines.removeFirst()
-        guard case .request(let bytes) = line.content else { return ([], line.fds, nil) }
-        return (bytes, line.fds, bytes.withUnsafeBytes { JSONValue.parse($0) })
+        guard case .request(let bytes) = line.content else { return ([], line.fds, .other(nil)) }
+        let message: Message = bytes.withUnsafeBytes { raw in
+            if let event = ReadinessEvent(eventLine: raw) { return .event(.ready(event)) }
+            let value = JSONValue.parse(raw)
+            if let value, let event = ClientEvent(value) { return .event(event) }
+            return .other(value)
+        }
+        return (bytes, line.fds, message)
     }
 
-    /// Waits until the socket is readable (or writable); `.timedOut` past `timeout`.
-    private func wait(timeout: Duration?, writable: Bool) throws(MioClientError) {
-        do throws(MioError) {
-            try poll.registry.reregister(SourceFd(fd), token: Token(0), interest: writable ? .writable : .readable)
-            while true {
-                do {
-                    try poll.poll(&pollEvents, timeout: timeout)
-                    break
-                } catch {
-                    if error.kind == .interrupted { continue }
-                    throw error
-                }
-            }
-        } catch {
-            throw .system(error)
-        }
-        if pollEvents.isEmpty { throw .timedOut }
+    /// What one line from the daemon says.
+    private enum Message {
+        case event(ClientEvent)
+        /// A reply (or a line that is not JSON: nil).
+        case other(JSONValue?)
     }
 }
 

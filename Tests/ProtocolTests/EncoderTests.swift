@@ -35,3 +35,28 @@ struct EncoderTests {
         #expect(text { $0.unsigned(value) } == String(value))
     }
 }
+
+@Suite("The clients' fast path for event lines")
+struct EventLineDecodingTests {
+    @Test("every flag set and token round-trips through eventLine", arguments: [UInt64(0), 7, UInt64.max])
+    func roundTrip(token: UInt64) {
+        for bits in 0..<64 {
+            let event = ReadinessEvent(token: Token(token), readiness: Readiness(rawValue: UInt8(bits)))
+            var writer = JSONWriter()
+            writer.eventLine(event)
+            let line = Array(writer.bytes.dropLast())  // without its newline, as the framer gives it
+            #expect(line.withUnsafeBytes { ReadinessEvent(eventLine: $0) } == event)
+        }
+    }
+
+    @Test("anything else is left to the JSON parser")
+    func refusals() {
+        for text in [#"{"event":"shutdown"}"#, #"{"ok":true}"#,
+                     #"{"event":"ready","token":18446744073709551616,"readable":true,"writable":false,"error":false,"read_closed":false,"write_closed":false,"priority":false}"#,
+                     #"{"event":"ready","token":1,"writable":false,"readable":true,"error":false,"read_closed":false,"write_closed":false,"priority":false}"#,
+                     #"{"event":"ready","token":1,"readable":true,"writable":false,"error":false,"read_closed":false,"write_closed":false,"priority":false} "#,
+                     #"{"event":"ready","token":,"readable":true}"#] {
+            #expect(Array(text.utf8).withUnsafeBytes { ReadinessEvent(eventLine: $0) } == nil, "\(text)")
+        }
+    }
+}

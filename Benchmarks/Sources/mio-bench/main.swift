@@ -1,12 +1,20 @@
 // `mio-bench fanout [PIPES] [ROUNDS]`: MioCore's side of the fanout
 // benchmark; Benchmarks/c/fanout_epoll.c is the same work in raw epoll.
-// Prints one JSON line, as the C program does.
+// `mio-bench relay SOCKET [ROUNDS]`: the relay round trip through the daemon,
+// driven by the Swift client library. Each prints one JSON line, as the C
+// programs do.
 import Glibc
 import MioCore
 
 let arguments = CommandLine.arguments
+if arguments.count >= 3, arguments[1] == "relay" {
+    let rounds = arguments.count > 3 ? Int(arguments[3]) ?? 20000 : 20000
+    let result = try RelayClientBenchmark(socketPath: arguments[2], rounds: rounds).run()
+    print("{\"rounds\": \(rounds), \"mean_us\": \(result.mean), \"p50_us\": \(result.p50), \"p99_us\": \(result.p99)}")
+    exit(0)
+}
 guard arguments.count >= 2, arguments[1] == "fanout" else {
-    print("usage: mio-bench fanout [PIPES] [ROUNDS]")
+    print("usage: mio-bench fanout [PIPES] [ROUNDS] | mio-bench relay SOCKET [ROUNDS]")
     exit(2)
 }
 let pipeCount = arguments.count > 2 ? Int(arguments[2]) ?? 4096 : 4096

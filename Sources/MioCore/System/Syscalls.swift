@@ -223,6 +223,15 @@ package enum Sys {
         return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) == 0 && value != 0
     }
 
+    /// `poll(2)` on one fd for input: whether it became readable (or hung
+    /// up) within `timeout` (nil: wait for ever).
+    package static func waitReadable(_ fd: Int32, timeout: Duration?) throws(MioError) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Selector.milliseconds(rounding: timeout)
+        let n = try retrying("poll") { Glibc.poll(&entry, 1, milliseconds) }
+        return n > 0
+    }
+
     /// The peer's pid, uid and gid (`SO_PEERCRED`).
     package static func peerCredentials(_ fd: Int32) throws(MioError) -> (pid: pid_t, uid: uid_t, gid: gid_t) {
         var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
