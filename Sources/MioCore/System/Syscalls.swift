@@ -176,10 +176,6 @@ package enum Sys {
         try nonBlocking("accept4") { cmio_accept4(fd, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)) }
     }
 
-    package static func shutdown(_ fd: Int32, how: Int32) {
-        _ = Glibc.shutdown(fd, how)
-    }
-
     /// `recvmsg` with `MSG_CMSG_CLOEXEC`; received fds land in `fds` (room
     /// for 253). See `cmio_recv_with_fds`.
     package static func receive(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int,
@@ -202,11 +198,6 @@ package enum Sys {
             return try nonBlocking("send") { Glibc.send(fd, buffer, count, Int32(MSG_NOSIGNAL)) }
         }
         return try nonBlocking("sendmsg") { cmio_send_with_fds(fd, buffer, count, fds, Int32(fds.count), 0) }
-    }
-
-    /// `writev` (`MSG_NOSIGNAL` is not available here; the daemon ignores SIGPIPE).
-    package static func writev(_ fd: Int32, _ vectors: UnsafePointer<iovec>, count: Int32) throws(MioError) -> IOResult<Int> {
-        try nonBlocking("writev") { Glibc.writev(fd, vectors, count) }
     }
 
     /// One datagram to a Unix socket path (`@name`: abstract), with fds:
