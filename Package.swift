@@ -20,13 +20,16 @@ let package = Package(
         .target(name: "CMioLinux"),
         // json-c, as the users asked (Debian: libjson-c-dev).
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        // Every system call of the project, wrapped once; package-internal
+        // (only `MioError` is public, and MioCore re-exports it).
+        .target(name: "MioSystem", dependencies: ["CMioLinux"]),
         // mio's Poll in Swift: usable with no daemon at all.
-        .target(name: "MioCore", dependencies: ["CMioLinux"]),
+        .target(name: "MioCore", dependencies: ["CMioLinux", "MioSystem"]),
         // The wire format: framing with fd attachment, json-c decoding, encoding.
         .target(name: "Protocol", dependencies: ["MioCore", "CJSONC"]),
         // Connections, sessions, registrations, coalescing, limits: the event loop.
         .target(name: "MioServer", dependencies: [
-            "CMioLinux", "MioCore", "Protocol", .product(name: "Logging", package: "swift-log"),
+            "MioSystem", "MioCore", "Protocol", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: [
             // The loop is single-threaded; the runtime's exclusivity checks on
             // class properties cost a third of its instructions per event.
@@ -34,21 +37,23 @@ let package = Package(
             .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
         ]),
         .executableTarget(name: "mio-daemon", dependencies: [
-            "MioCore", "Protocol", "MioServer",
+            "MioSystem", "MioCore", "Protocol", "MioServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The Swift client library, and the command line built on it.
-        .target(name: "MioClient", dependencies: ["MioCore", "Protocol"]),
+        .target(name: "MioClient", dependencies: ["MioSystem", "MioCore", "Protocol"]),
         .executableTarget(name: "mioctl", dependencies: [
-            "MioClient", "MioCore", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "MioClient", "MioSystem", "MioCore", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "MioCoreTests", dependencies: ["MioCore", "CMioLinux"]),
+        .testTarget(name: "MioCoreTests", dependencies: ["MioCore", "MioSystem", "CMioLinux"]),
+        // The server's pure types: slot table, coalescing, outbound compaction, stored names.
+        .testTarget(name: "MioServerTests", dependencies: ["MioServer", "MioSystem", "MioCore", "Protocol"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "MioCore"]),
         // Run against the real daemon binary (built first by `swift build`).
-        .testTarget(name: "MioClientTests", dependencies: ["MioClient", "MioCore", "Protocol"]),
+        .testTarget(name: "MioClientTests", dependencies: ["MioClient", "MioSystem", "MioCore", "Protocol"]),
         // `make bench`: MioCore against a C epoll loop, and the Swift client's relay (Benchmarks/).
-        .executableTarget(name: "mio-bench", dependencies: ["MioCore", "CMioLinux", "MioClient", "Protocol"],
+        .executableTarget(name: "mio-bench", dependencies: ["MioSystem", "MioCore", "CMioLinux", "MioClient", "Protocol"],
                           path: "Benchmarks/Sources/mio-bench"),
     ],
     swiftLanguageModes: [.v6]

@@ -11,7 +11,8 @@ let package = Package(
     targets: [
         .target(name: "CMioLinux"),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
-        .target(name: "MioCore", dependencies: ["CMioLinux"]),
+        .target(name: "MioSystem", dependencies: ["CMioLinux"]),
+        .target(name: "MioCore", dependencies: ["CMioLinux", "MioSystem"]),
         .target(name: "Protocol", dependencies: ["MioCore", "CJSONC"]),
         // The request decoder: arbitrary bytes as a request line.
         .executableTarget(name: "FuzzDecoder", dependencies: ["Protocol"],

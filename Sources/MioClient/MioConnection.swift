@@ -2,13 +2,14 @@
 import Glibc
 #endif
 import MioCore
+import MioSystem
 import Protocol
 
 /// A connection to mio-daemon: requests with their replies matched in
 /// order, and the events that arrive in between kept for ``next(timeout:)``.
 ///
 /// ```swift
-/// let daemon = try MioConnection()                 // the socket path of protocol §1
+/// let daemon = try MioConnection()                 // the socket path of docs/protocol.md, "Socket path"
 /// try daemon.register(fd: pipeReadEnd, token: 7, interest: .readable)
 /// while let event = try daemon.next(timeout: .seconds(5)) {
 ///     print(event)                                 // token 7: readable
@@ -18,16 +19,16 @@ import Protocol
 /// Not thread-safe: use one connection from one task at a time.
 public final class MioConnection {
     public let path: String
-    private let fd: Int32
-    private var framer: LineFramer
-    private var lines: [FramedLine] = []
-    private var events: [ClientEvent] = []
-    private var nextID: UInt64 = 1
-    private var closed = false
-    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-    private var received = [Int32](repeating: -1, count: 253)
+    let fd: Int32
+    var framer: LineFramer
+    var lines: [FramedLine] = []
+    var events: [ClientEvent] = []
+    var nextID: UInt64 = 1
+    var closed = false
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    var received = [Int32](repeating: -1, count: 253)
 
-    /// Connects to the daemon at `path` (default: protocol §1's order).
+    /// Connects to the daemon at `path` (default: the order of docs/protocol.md, "Socket path").
     public init(path: String? = nil) throws(MioClientError) {
         let path = SocketPath.resolve(explicit: path)
         self.path = path
@@ -58,69 +59,50 @@ public final class MioConnection {
     /// `hello`: attach to a named session (nil: stay anonymous).
     @discardableResult
     public func hello(session: String? = nil, persist: Bool = false, takeover: Bool = false,
-                      delivery: Delivery = .stream, client: String = "MioClient") throws(MioClientError) -> JSONValue {
-        try request("hello") { w in
-            w.comma(); w.key("protocol"); w.unsigned(protocolVersion)
-            if let session { w.comma(); w.key("session"); w.string(session) }
-            if persist { w.comma(); w.key("persist"); w.bool(true) }
-            if takeover { w.comma(); w.key("takeover"); w.bool(true) }
-            w.comma(); w.key("delivery"); w.string(delivery.rawValue)
-            w.comma(); w.key("client"); w.string(client)
-        }
+                      delivery: Delivery = .stream, client: String = "MioClient") throws(MioClientError) -> HelloReply {
+        let hello = HelloRequest(protocolVersion: protocolVersion, session: session, persist: persist, takeover: takeover,
+                                 delivery: delivery, client: client)
+        guard case .hello(let reply) = try request(.hello(hello)) else { throw .protocolViolation("hello reply without its fields") }
+        return reply
     }
 
     /// Hands `fd` to the daemon under `token` (the daemon keeps its own copy:
     /// close yours when you no longer need it).
-    public func register(fd clientFd: Int32, token: UInt64, interest: Interest, mode: Mode = .edge) throws(MioClientError) {
-        _ = try request("register", fd: clientFd) { w in
-            w.comma(); w.key("token"); w.unsigned(token)
-            w.comma(); w.key("interest"); w.stringArray(interest.names)
-            w.comma(); w.key("mode"); w.string(mode.description)
-        }
+    public func register(fd clientFd: Int32, token: Token, interest: Interest, mode: Mode = .edge) throws(MioClientError) {
+        _ = try request(.register(token: token, interest: interest, mode: mode), fd: clientFd)
     }
 
-    public func reregister(token: UInt64, interest: Interest, mode: Mode = .edge) throws(MioClientError) {
-        _ = try request("reregister") { w in
-            w.comma(); w.key("token"); w.unsigned(token)
-            w.comma(); w.key("interest"); w.stringArray(interest.names)
-            w.comma(); w.key("mode"); w.string(mode.description)
-        }
+    public func reregister(token: Token, interest: Interest, mode: Mode = .edge) throws(MioClientError) {
+        _ = try request(.reregister(token: token, interest: interest, mode: mode))
     }
 
-    public func deregister(token: UInt64) throws(MioClientError) {
-        _ = try request("deregister") { w in w.comma(); w.key("token"); w.unsigned(token) }
+    public func deregister(token: Token) throws(MioClientError) {
+        _ = try request(.deregister(token: token))
     }
 
     /// Makes a waker under `token`, as `mio::Waker`.
-    public func waker(token: UInt64) throws(MioClientError) {
-        _ = try request("waker") { w in w.comma(); w.key("token"); w.unsigned(token) }
+    public func waker(token: Token) throws(MioClientError) {
+        _ = try request(.waker(token: token))
     }
 
     /// Wakes the waker `token` of this session, or of `session` (same uid).
-    public func wake(token: UInt64, session: String? = nil) throws(MioClientError) {
-        _ = try request("wake") { w in
-            w.comma(); w.key("token"); w.unsigned(token)
-            if let session { w.comma(); w.key("session"); w.string(session) }
-        }
+    public func wake(token: Token, session: String? = nil) throws(MioClientError) {
+        _ = try request(.wake(token: token, session: session))
     }
 
     /// `poll` (sessions with `delivery: .poll`): nil timeout waits until an event comes.
     public func poll(timeout: Duration?, maxEvents: Int = 1024) throws(MioClientError) -> [ReadinessEvent] {
-        let reply = try request("poll") { w in
-            w.comma(); w.key("timeout_ms")
-            if let timeout { w.unsigned(UInt64(max(0, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))) } else { w.raw("null") }
-            w.comma(); w.key("max_events"); w.unsigned(UInt64(maxEvents))
+        let milliseconds = timeout.map { UInt64(max(0, $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000)) }
+        guard case .events(let events) = try request(.poll(timeoutMilliseconds: milliseconds, maxEvents: maxEvents)) else {
+            throw .protocolViolation("poll reply without events")
         }
-        return (reply["events"]?.array ?? []).compactMap { ReadinessEvent($0) }
+        return events
     }
 
     /// Gets the held fd back: a new fd the caller owns.
-    public func fetch(token: UInt64, deregister: Bool = false) throws(MioClientError) -> Int32 {
+    public func fetch(token: Token, deregister: Bool = false) throws(MioClientError) -> Int32 {
         var fds: [Int32] = []
-        _ = try request("fetch", receivedFds: &fds) { w in
-            w.comma(); w.key("token"); w.unsigned(token)
-            if deregister { w.comma(); w.key("deregister"); w.bool(true) }
-        }
+        _ = try request(.fetch(token: token, deregister: deregister), receivedFds: &fds)
         guard fds.count == 1 else {
             for fd in fds { Sys.close(fd) }
             throw .protocolViolation("fetch reply came with \(fds.count) fds, not 1")
@@ -129,53 +111,22 @@ public final class MioConnection {
     }
 
     public func list() throws(MioClientError) -> [RegistrationInfo] {
-        let reply = try request("list") { _ in }
-        return (reply["registrations"]?.array ?? []).compactMap { item in
-            guard let token = item["token"]?.uint64, let kind = item["kind"]?.string else { return nil }
-            var interest: Interest?
-            for name in item["interest"]?.array ?? [] {
-                let one: Interest? = name.string == "readable" ? .readable : name.string == "writable" ? .writable : name.string == "priority" ? .priority : nil
-                if let one { interest = interest.map { $0 | one } ?? one }
-            }
-            guard let interest else { return nil }
-            return RegistrationInfo(token: Token(token), interest: interest, mode: item["mode"]?.string == "oneshot" ? .oneshot : .edge, kind: kind)
-        }
+        guard case .registrations(let registrations) = try request(.list) else { throw .protocolViolation("list reply without registrations") }
+        return registrations
     }
 
     public func stats() throws(MioClientError) -> StatsReply {
-        let stats = try request("stats") { _ in }["stats"] ?? .null
-        func int(_ key: String) -> Int { Int(stats[key]?.uint64 ?? 0) }
-        return StatsReply(uptimeSeconds: stats["uptime_s"]?.double ?? 0, connections: int("connections"),
-                          sessions: int("sessions"), registrations: int("registrations"), fdsHeld: int("fds_held"),
-                          eventsDelivered: stats["events_delivered"]?.uint64 ?? 0,
-                          eventsCoalesced: stats["events_coalesced"]?.uint64 ?? 0)
+        guard case .stats(let stats) = try request(.stats) else { throw .protocolViolation("stats reply without stats") }
+        return stats
     }
 
     /// Ends the session: every registration removed, every fd closed.
     public func end() throws(MioClientError) {
-        _ = try request("end") { _ in }
+        _ = try request(.end)
     }
 
     public func ping() throws(MioClientError) {
-        _ = try request("ping") { _ in }
-    }
-
-    /// Sends a raw request line (a JSON object, without its newline) and
-    /// returns the raw reply line: what `mioctl --json` prints.
-    public func raw(_ line: String) throws(MioClientError) -> String {
-        var writer = JSONWriter()
-        writer.bytes.append(contentsOf: line.utf8)
-        writer.bytes.append(0x0A)
-        try send(writer.bytes, fd: nil)
-        while true {
-            let (bytes, fds, message) = try readLine(timeout: nil)
-            for fd in fds { Sys.close(fd) }
-            switch message {
-            case .event(let event): events.append(event)
-            case .other(let value?) where value["ok"] != nil: return String(decoding: bytes, as: UTF8.self)
-            case .other: continue
-            }
-        }
+        _ = try request(.ping)
     }
 
     // MARK: - Events
@@ -186,18 +137,20 @@ public final class MioConnection {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
             let remaining = deadline.map { max(.zero, $0 - .now) }
-            let (fds, message): ([Int32], Message)
+            let received: ReceivedLine
             do {
-                (_, fds, message) = try readLine(timeout: remaining)
+                received = try readLine(timeout: remaining)
             } catch {
                 if error == .timedOut { return nil }
                 throw error
             }
-            for fd in fds { Sys.close(fd) }
-            guard case .event(let event) = message else {
-                throw .protocolViolation("a reply with no request waiting for it")
+            received.closeFds()
+            switch received.line {
+            case .event(let event): return .ready(event)
+            case .notice(let notice): return ClientEvent(notice)
+            case .unknown: continue  // a newer daemon's event: skipped
+            case .reply, nil: throw .protocolViolation("a reply with no request waiting for it")
             }
-            return event
         }
     }
 
@@ -220,147 +173,5 @@ public final class MioConnection {
                 }
             }
         }
-    }
-
-    // MARK: - Wire
-
-    private func request(_ op: StaticString, fd clientFd: Int32? = nil, _ fields: (inout JSONWriter) -> Void) throws(MioClientError) -> JSONValue {
-        var ignored: [Int32] = []
-        return try request(op, fd: clientFd, receivedFds: &ignored, fields)
-    }
-
-    private func request(_ op: StaticString, fd clientFd: Int32? = nil, receivedFds: inout [Int32],
-                         _ fields: (inout JSONWriter) -> Void) throws(MioClientError) -> JSONValue {
-        let id = nextID
-        nextID += 1
-        var writer = JSONWriter(capacity: 256)
-        writer.raw("{\"op\":\""); writer.raw(op); writer.raw("\",\"id\":"); writer.unsigned(id)
-        fields(&writer)
-        writer.raw("}\n")
-        try send(writer.bytes, fd: clientFd)
-        while true {
-            let (_, fds, message) = try readLine(timeout: nil)
-            let value: JSONValue
-            switch message {
-            case .event(let event):
-                events.append(event)
-                for fd in fds { Sys.close(fd) }
-                continue
-            case .other(nil):
-                for fd in fds { Sys.close(fd) }
-                throw .protocolViolation("not JSON")
-            case .other(let parsed?):
-                value = parsed
-            }
-            guard value["id"]?.uint64 == id else {
-                for fd in fds { Sys.close(fd) }
-                if value["ok"]?.bool == false, value["id"] == nil, let error = value["error"] {
-                    // An error about the connection itself (line_too_long, fd_overflow).
-                    throw .daemon(code: error["code"]?.string ?? "internal", message: error["message"]?.string ?? "")
-                }
-                throw .protocolViolation("reply for another request")
-            }
-            receivedFds = fds
-            if value["ok"]?.bool == true { return value }
-            for fd in fds { Sys.close(fd) }
-            let error = value["error"] ?? .null
-            throw .daemon(code: error["code"]?.string ?? "internal", message: error["message"]?.string ?? "")
-        }
-    }
-
-    /// One line and its fds: a request with an fd goes alone in its sendmsg.
-    private func send(_ bytes: [UInt8], fd clientFd: Int32?) throws(MioClientError) {
-        var offset = 0
-        while offset < bytes.count {
-            let fds = offset == 0 ? (clientFd.map { [$0] } ?? []) : []
-            let attempt = bytes.withUnsafeBytes { raw in
-                Result { () throws(MioError) -> IOResult<Int> in
-                    try Sys.send(fd, from: raw.baseAddress! + offset, count: raw.count - offset, fds: fds)
-                }
-            }
-            let result: IOResult<Int>
-            switch attempt {
-            case .success(let value): result = value
-            case .failure(let error): throw error.kind == .connectionClosed ? .connectionClosed : .system(error)
-            }
-            if case .done(let n) = result { offset += n }  // blocking: never would-block
-        }
-    }
-
-    /// The next line and its fds, with what it says: an event (read on the
-    /// fast path when it is the daemon's usual event line) or parsed JSON.
-    private func readLine(timeout: Duration?) throws(MioClientError) -> ([UInt8], [Int32], Message) {
-        let deadline = timeout.map { ContinuousClock.now + $0 }
-        while lines.isEmpty {
-            if closed { throw .connectionClosed }
-            if let deadline {
-                let ready: Bool
-                do {
-                    ready = try Sys.waitReadable(fd, timeout: max(.zero, deadline - .now))
-                } catch {
-                    throw .system(error)
-                }
-                if !ready { throw .timedOut }
-            }
-            let flags = deadline == nil ? 0 : Int32(MSG_DONTWAIT)
-            let attempt = buffer.withUnsafeMutableBytes { raw in
-                received.withUnsafeMutableBufferPointer { fds in
-                    Result { () throws(MioError) -> IOResult<(bytes: Int, fdCount: Int, truncated: Bool)> in
-                        try Sys.receive(fd, into: raw.baseAddress!, count: raw.count, fds: fds.baseAddress!, flags: flags)
-                    }
-                }
-            }
-            let result: IOResult<(bytes: Int, fdCount: Int, truncated: Bool)>
-            switch attempt {
-            case .success(let value): result = value
-            case .failure(let error): throw error.kind == .connectionClosed ? .connectionClosed : .system(error)
-            }
-            guard case .done(let got) = result else { continue }
-            let fds = Array(received.prefix(got.fdCount))
-            if got.bytes == 0 {
-                for fd in fds { Sys.close(fd) }
-                closed = true
-                throw .connectionClosed
-            }
-            buffer.withUnsafeBytes { raw in
-                framer.push(UnsafeRawBufferPointer(rebasing: raw[0..<got.bytes]), fds: fds, into: &lines)
-            }
-        }
-        let line = lines.removeFirst()
-        guard case .request(let bytes) = line.content else { return ([], line.fds, .other(nil)) }
-        let message: Message = bytes.withUnsafeBytes { raw in
-            if let event = ReadinessEvent(eventLine: raw) { return .event(.ready(event)) }
-            let value = JSONValue.parse(raw)
-            if let value, let event = ClientEvent(value) { return .event(event) }
-            return .other(value)
-        }
-        return (bytes, line.fds, message)
-    }
-
-    /// What one line from the daemon says.
-    private enum Message {
-        case event(ClientEvent)
-        /// A reply (or a line that is not JSON: nil).
-        case other(JSONValue?)
-    }
-}
-
-/// Hands a non-Sendable value to another thread the caller keeps it off.
-struct UnsafeSendableBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
-
-/// A detached pthread for one blocking step.
-enum BlockingStep {
-    static func run(_ body: @escaping @Sendable () -> Void) {
-        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        var handle = pthread_t()
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        pthread_create(&handle, nil, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-        pthread_detach(handle)
     }
 }

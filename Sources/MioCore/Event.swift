@@ -8,11 +8,12 @@ import CMioLinux
 public struct Event: Hashable, Sendable, CustomStringConvertible {
     /// The token given at registration.
     public let token: Token
-    /// The raw epoll bits (`EPOLLIN`, `EPOLLOUT`, …) the kernel reported.
-    public let epollEvents: UInt32
+    /// The raw epoll bits (`EPOLLIN`, `EPOLLOUT`, …) the kernel reported:
+    /// epoll's own, kept inside this package (read the accessors).
+    @usableFromInline package let epollEvents: UInt32
 
     @inlinable
-    public init(token: Token, epollEvents: UInt32) {
+    package init(token: Token, epollEvents: UInt32) {
         self.token = token
         self.epollEvents = epollEvents
     }
@@ -35,6 +36,9 @@ public struct Event: Hashable, Sendable, CustomStringConvertible {
     }
     /// Priority data (such as TCP out-of-band data): `EPOLLPRI`.
     @inlinable public var isPriority: Bool { has(CMIO_EPOLLPRI) }
+    /// Both directions are closed (`EPOLLHUP`): beyond mio's accessors, for
+    /// the daemon, which closes a connection once its peer has gone.
+    @inlinable package var isHangUp: Bool { has(CMIO_EPOLLHUP) }
     /// Always false on Linux, as in mio.
     @inlinable public var isAIO: Bool { false }
     /// Always false on Linux, as in mio.

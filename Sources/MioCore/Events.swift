@@ -1,4 +1,5 @@
 import CMioLinux
+import MioSystem
 
 /// A reusable buffer of events, filled by ``Poll/poll(_:timeout:)``.
 ///
@@ -38,12 +39,8 @@ public struct Events: RandomAccessCollection, Sendable {
     mutating func fill(_ body: (UnsafeMutablePointer<epoll_event>, Int32) throws(MioError) -> Int) throws(MioError) {
         count = 0
         let capacity = Int32(storage.count)
-        var result: Result<Int, MioError> = .success(0)
-        storage.withUnsafeMutableBufferPointer { buffer in
-            // A typed-throws closure through a rethrows stdlib call crashes
-            // the 6.3 compiler, so the error comes out as a Result.
-            result = Result { () throws(MioError) -> Int in try body(buffer.baseAddress!, capacity) }
+        count = try storage.withUnsafeMutableBufferPointerTyped { (buffer) throws(MioError) -> Int in
+            try body(buffer.baseAddress!, capacity)
         }
-        count = try result.get()
     }
 }

@@ -37,7 +37,7 @@ public struct Interest: Hashable, Sendable, CustomStringConvertible {
 
     /// The epoll bits of this interest, without the mode's.
     @inlinable
-    public var epollEvents: UInt32 {
+    package var epollEvents: UInt32 {
         var events: UInt32 = 0
         if isReadable { events |= CMIO_EPOLLIN | CMIO_EPOLLRDHUP }
         if isWritable { events |= CMIO_EPOLLOUT }
@@ -45,17 +45,9 @@ public struct Interest: Hashable, Sendable, CustomStringConvertible {
         return events
     }
 
-    /// The names, in protocol order: `["readable", "writable", "priority"]`.
-    public var names: [String] {
-        var result: [String] = []
-        if isReadable { result.append("readable") }
-        if isWritable { result.append("writable") }
-        if isPriority { result.append("priority") }
-        return result
-    }
-
     /// `READABLE | WRITABLE`, as mio's `Debug` prints it.
     public var description: String {
-        names.map { $0.uppercased() }.joined(separator: " | ")
+        [(isReadable, "READABLE"), (isWritable, "WRITABLE"), (isPriority, "PRIORITY")]
+            .filter(\.0).map(\.1).joined(separator: " | ")
     }
 }

@@ -12,7 +12,7 @@ public enum Mode: Hashable, Sendable, CustomStringConvertible {
 
     /// The epoll bits of this mode: always `EPOLLET`, plus `EPOLLONESHOT`.
     @inlinable
-    public var epollEvents: UInt32 {
+    package var epollEvents: UInt32 {
         switch self {
         case .edge: return CMIO_EPOLLET
         case .oneshot: return CMIO_EPOLLET | CMIO_EPOLLONESHOT

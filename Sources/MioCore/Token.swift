@@ -2,7 +2,7 @@
 ///
 /// A `Token` is the caller's own number: `Poll` hands it back in every
 /// ``Event`` of the registration made with it, and never looks inside.
-public struct Token: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Token: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
     public var rawValue: UInt64
 
     @inlinable
@@ -10,6 +10,10 @@ public struct Token: RawRepresentable, Hashable, Comparable, Sendable, CustomStr
 
     @inlinable
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// `token: 7` reads as `Token(7)`.
+    @inlinable
+    public init(integerLiteral value: UInt64) { self.rawValue = value }
 
     @inlinable
     public static func < (lhs: Token, rhs: Token) -> Bool { lhs.rawValue < rhs.rawValue }

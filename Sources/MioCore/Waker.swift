@@ -1,3 +1,4 @@
+import MioSystem
 /// Wakes a ``Poll`` from another thread: mio's `Waker`, over an eventfd.
 ///
 /// The poll reports a readable event with the waker's token. Wakes that

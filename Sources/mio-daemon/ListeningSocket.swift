@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import MioCore
+import MioSystem
 import MioServer
 import Protocol
 
@@ -11,7 +12,7 @@ struct StartupError: Error {
 }
 
 /// The socket the daemon serves: inherited by socket activation, or made
-/// here at the path of protocol §1.
+/// here at the path of docs/protocol.md, "Socket path".
 struct ListeningSocket {
     let fd: Int32
     let path: String
@@ -141,7 +142,7 @@ enum SocketActivation {
             if item.isStoredRegistration {
                 result.stored.append(item)
             } else if result.listener == nil, Sys.isListeningSocket(fd),
-                      let address = try? Sys.unixAddress(fd, peer: false), address != nil {
+                      (try? Sys.unixAddress(fd, peer: false)) != nil {
                 try? Sys.setNonBlocking(fd)
                 result.listener = fd
             } else {

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Logging
 import MioCore
+import MioSystem
 import MioServer
 
 @main
@@ -62,6 +63,9 @@ struct MioDaemon: ParsableCommand {
     }
 
     func run() throws {
+        // A watchdog ends a hung daemon with SIGABRT and expects it to die,
+        // with a core; the Swift runtime's crash handler would catch it.
+        Sys.restoreDefaultAction(SIGABRT)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: level) }
         let logger = Logger(label: "mio-daemon")
@@ -108,7 +112,7 @@ struct MioDaemon: ParsableCommand {
         listener.removeSocketFile()
     }
 
-    /// Raises the soft open-file limit to the hard one (protocol §7) and
+    /// Raises the soft open-file limit to the hard one (docs/protocol.md, "Peers, permissions and limits") and
     /// returns the limit in force.
     private func raiseOpenFileLimit(_ logger: Logger) -> Int {
         guard var limit = try? Sys.openFileLimit() else { return 1024 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import MioCore
+import MioSystem
 
 /// One line per message to stderr (journald picks it up), with a syslog
 /// priority prefix journald understands (`<3>` for errors, …).

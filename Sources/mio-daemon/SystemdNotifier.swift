@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import MioCore
+import MioSystem
 import MioServer
 
 /// sd_notify without libsystemd: datagrams to `$NOTIFY_SOCKET`.

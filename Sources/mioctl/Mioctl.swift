@@ -4,6 +4,7 @@ import Glibc
 #endif
 import MioClient
 import MioCore
+import MioSystem
 import Protocol
 
 @main
@@ -75,19 +76,14 @@ struct FdSpec: ExpressibleByArgument {
         }
     }
 
+    /// `readable,writable` or the first letters, `r,w` (also `rw`).
     static func interest(_ text: String) -> Interest? {
-        var result: Interest?
-        for name in text.split(separator: ",") {
-            let one: Interest
-            switch name {
-            case "readable", "r": one = .readable
-            case "writable", "w": one = .writable
-            case "priority", "p": one = .priority
-            default: return nil
-            }
-            result = result.map { $0 | one } ?? one
+        let names = text.split(separator: ",").flatMap { part -> [String] in
+            if Interest(wireName: part) != nil { return [String(part)] }
+            // Letters: each the first letter of a wire name.
+            return part.map { letter in Interest.wireNames.first { $0.name.first == letter }?.name ?? "?" }
         }
-        return result
+        return Interest(wireNames: names)
     }
 
     /// A clear message for an fd that cannot be handed over.
@@ -113,8 +109,8 @@ enum Output {
             var writer = JSONWriter(capacity: 256)
             switch event {
             case .ready(let ready): writer.eventLine(ready)
-            case .shutdown: writer.notice("shutdown")
-            case .sessionTaken: writer.notice("session_taken")
+            case .shutdown: writer.notice(.shutdown)
+            case .sessionTaken: writer.notice(.sessionTaken)
             }
             line(String(decoding: writer.bytes.dropLast(), as: UTF8.self))
         } else {

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import MioClient
 import MioCore
+import MioSystem
 import Protocol
 
 struct Ping: ParsableCommand {
@@ -97,7 +98,7 @@ struct Watch: ParsableCommand {
         let daemon = try options.connect()
         try Failure.guarded {
             if session != nil || persist { try daemon.hello(session: session, persist: persist, client: "mioctl watch") }
-            for spec in fds { try daemon.register(fd: spec.fd, token: spec.token, interest: spec.interest) }
+            for spec in fds { try daemon.register(fd: spec.fd, token: Token(spec.token), interest: spec.interest) }
             while let event = try daemon.next(timeout: nil) {
                 Output.event(event, json: options.json)
                 if event == .shutdown || event == .sessionTaken { return }
@@ -130,7 +131,7 @@ struct Wait: ParsableCommand {
         try spec.check()
         let daemon = try options.connect()
         let ready = try Failure.guarded { () throws -> Bool in
-            try daemon.register(fd: fd, token: 1, interest: interest, mode: .oneshot)
+            try daemon.register(fd: fd, token: Token(1), interest: interest, mode: .oneshot)
             let deadline = timeout.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) }
             while true {
                 let left = deadline.map { max(.zero, $0 - .now) }
@@ -164,7 +165,7 @@ struct Hold: ParsableCommand {
         let daemon = try options.connect()
         try Failure.guarded {
             try daemon.hello(session: session, persist: true, client: "mioctl hold")
-            try daemon.register(fd: fd, token: token, interest: interest)
+            try daemon.register(fd: fd, token: Token(token), interest: interest)
         }
         if !options.json { Output.line("held fd \(fd) as token \(token) in session \(session)") }
     }
@@ -195,7 +196,7 @@ struct Fetch: ParsableCommand {
         let daemon = try options.connect()
         let fd = try Failure.guarded { () throws -> Int32 in
             try daemon.hello(session: session, client: "mioctl fetch")
-            return try daemon.fetch(token: token, deregister: deregister)
+            return try daemon.fetch(token: Token(token), deregister: deregister)
         }
         do {
             try Sys.duplicate(fd, to: 3)
@@ -221,7 +222,7 @@ struct Wake: ParsableCommand {
 
     func run() throws {
         let daemon = try options.connect()
-        try Failure.guarded { try daemon.wake(token: token, session: session) }
+        try Failure.guarded { try daemon.wake(token: Token(token), session: session) }
         if !options.json { Output.line("woke token \(token) of session \(session)") }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import MioClient
 import MioCore
+import MioSystem
 
 /// The real mio-daemon binary on a socket of its own, for one test.
 final class DaemonProcess {

@@ -2,6 +2,7 @@ import CMioLinux
 import Glibc
 import Testing
 @testable import MioCore
+import MioSystem
 
 @Suite("Event flags, mapped as mio maps epoll")
 struct EventMappingTests {

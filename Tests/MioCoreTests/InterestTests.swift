@@ -2,6 +2,7 @@ import CMioLinux
 import Glibc
 import Testing
 @testable import MioCore
+import MioSystem
 
 @Suite("Interest and mode")
 struct InterestTests {
@@ -12,7 +13,7 @@ struct InterestTests {
         #expect(both.removing(.writable) == .readable)
         #expect(Interest.readable.removing(.readable) == nil)
         #expect(Interest.readable.removing(.writable) == .readable)
-        #expect(Interest.readable.adding(.priority).names == ["readable", "priority"])
+        #expect("\(Interest.readable.adding(.priority))" == "READABLE | PRIORITY")
         #expect("\(both)" == "READABLE | WRITABLE")
     }
 

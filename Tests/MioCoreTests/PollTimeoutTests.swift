@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import MioCore
+import MioSystem
 
 @Suite("Poll timeouts")
 struct PollTimeoutTests {
@@ -27,15 +28,15 @@ struct PollTimeoutTests {
 
     @Test("timeouts round up to whole milliseconds; nil is forever")
     func rounding() {
-        #expect(Selector.milliseconds(rounding: nil) == -1)
-        #expect(Selector.milliseconds(rounding: .zero) == 0)
-        #expect(Selector.milliseconds(rounding: .nanoseconds(1)) == 1)
-        #expect(Selector.milliseconds(rounding: .microseconds(100)) == 1)
-        #expect(Selector.milliseconds(rounding: .milliseconds(1)) == 1)
-        #expect(Selector.milliseconds(rounding: .microseconds(1001)) == 2)
-        #expect(Selector.milliseconds(rounding: .seconds(3)) == 3000)
-        #expect(Selector.milliseconds(rounding: .seconds(-1)) == 0)
-        #expect(Selector.milliseconds(rounding: .seconds(Int64.max / 2)) == Int32.max)
+        #expect(Sys.milliseconds(rounding: nil) == -1)
+        #expect(Sys.milliseconds(rounding: .zero) == 0)
+        #expect(Sys.milliseconds(rounding: .nanoseconds(1)) == 1)
+        #expect(Sys.milliseconds(rounding: .microseconds(100)) == 1)
+        #expect(Sys.milliseconds(rounding: .milliseconds(1)) == 1)
+        #expect(Sys.milliseconds(rounding: .microseconds(1001)) == 2)
+        #expect(Sys.milliseconds(rounding: .seconds(3)) == 3000)
+        #expect(Sys.milliseconds(rounding: .seconds(-1)) == 0)
+        #expect(Sys.milliseconds(rounding: .seconds(Int64.max / 2)) == Int32.max)
     }
 
     @Test("nothing is reported while idle")

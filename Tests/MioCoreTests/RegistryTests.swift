@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import MioCore
+import MioSystem
 
 @Suite("Registry")
 struct RegistryTests {

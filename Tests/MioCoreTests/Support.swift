@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import MioCore
+import MioSystem
 
 /// A pipe whose ends close when the value goes away.
 final class Pipe {

@@ -22,7 +22,7 @@ struct EncoderTests {
         #expect(text { $0.reply(id: .signed(-3), .token(Token(UInt64.max))) } == #"{"id":-3,"ok":true,"token":18446744073709551615}"# + "\n")
         #expect(text { $0.failure(id: nil, ProtocolError(.unknownToken, "token 7 is not registered")) }
             == #"{"ok":false,"error":{"code":"unknown_token","message":"token 7 is not registered"}}"# + "\n")
-        #expect(text { $0.notice("shutdown") } == #"{"event":"shutdown"}"# + "\n")
+        #expect(text { $0.notice(.shutdown) } == #"{"event":"shutdown"}"# + "\n")
     }
 
     @Test("control characters are escaped")

@@ -1,0 +1,60 @@
+import MioSystem
+
+/// A client's fd that the daemon holds. Noncopyable: it has one owner at a
+/// time (a request being handled, a registration, a queued `fetch` reply),
+/// moves between them, and is closed exactly once, when the last owner lets
+/// go of it, unless it was handed on to the kernel (``release()``).
+struct ClientFd: ~Copyable {
+    /// The fd, for system calls that only look at it (epoll, fstat).
+    let raw: Int32
+    /// Its kind is one that closes without waiting (a pollable fd, not a
+    /// regular file on a network filesystem): closed here, not by the helper thread.
+    private let closesAtOnce: Bool
+
+    init(adopting raw: Int32, closesAtOnce: Bool = false) {
+        self.raw = raw
+        self.closesAtOnce = closesAtOnce
+    }
+
+    /// The same fd, known to close without waiting (its kind was checked).
+    consuming func knownPollable() -> ClientFd {
+        ClientFd(adopting: release(), closesAtOnce: true)
+    }
+
+    /// Gives up ownership: the caller passes the fd on (SCM_RIGHTS, the fd
+    /// store) or closes it.
+    consuming func release() -> Int32 {
+        let fd = raw
+        discard self
+        return fd
+    }
+
+    deinit {
+        if closesAtOnce {
+            Sys.close(raw)
+        } else {
+            ClientFdCloser.shared.close(raw)
+        }
+    }
+}
+
+/// The fds that came with one request line. A handler takes the one it
+/// uses (``take()``); whatever no handler took is closed when this goes, as
+/// sd-varlink closes the fds no method took.
+struct AttachedFds: ~Copyable {
+    private var fds: [Int32]
+
+    init(_ fds: [Int32]) { self.fds = fds }
+
+    var count: Int { fds.count }
+
+    /// The first fd, now the caller's; nil when none is left.
+    mutating func take() -> ClientFd? {
+        guard !fds.isEmpty else { return nil }
+        return ClientFd(adopting: fds.removeFirst())
+    }
+
+    deinit {
+        ClientFdCloser.shared.close(fds)
+    }
+}

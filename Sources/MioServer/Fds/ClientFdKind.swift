@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MioSystem
+import Protocol
+
+/// What a client's fd is, as `list` names it; only these are registered
+/// (docs/protocol.md, "Passing file descriptors").
+enum ClientFdKind: String {
+    case pipe, fifo, socket, char, eventfd, timerfd, pidfd, epoll, inotify, waker
+
+    /// Tells the kind of `fd`, or why it cannot be registered.
+    ///
+    /// `O_PATH` is checked first: `fstat` on an `O_PATH` fd describes what
+    /// it points at. Anonymous-inode fds (eventfd, timerfd, …) have no file
+    /// type; `/proc/self/fd` names them. signalfd is refused: it would
+    /// report the daemon's signals, not the client's.
+    static func classify(_ fd: Int32) -> Result<ClientFdKind, ProtocolError> {
+        do throws(MioError) {
+            if try Sys.isPathOnly(fd) {
+                return .failure(ProtocolError(.notPollable, "an O_PATH file descriptor cannot be polled"))
+            }
+            let info = try Sys.fstat(fd)
+            switch info.st_mode & S_IFMT {
+            case S_IFSOCK: return .success(.socket)
+            case S_IFCHR: return .success(.char)
+            case S_IFIFO:
+                // A pipe lives on pipefs; a FIFO on a real filesystem.
+                return .success(UInt64(info.st_dev) == pipeDevice ? .pipe : .fifo)
+            case S_IFREG:
+                return .failure(ProtocolError(.notPollable, "a regular file cannot be polled (epoll refuses it)"))
+            case S_IFDIR:
+                return .failure(ProtocolError(.notPollable, "a directory cannot be polled"))
+            case S_IFBLK:
+                return .failure(ProtocolError(.notPollable, "a block device cannot be polled"))
+            case 0:
+                return classifyAnonymous(fd)
+            default:
+                return .failure(ProtocolError(.notPollable, "this kind of file cannot be polled"))
+            }
+        } catch {
+            return .failure(ProtocolError(.badFd, "the file descriptor cannot be inspected: \(error)"))
+        }
+    }
+
+    /// The device of pipefs, read once from a pipe of our own.
+    private static let pipeDevice: UInt64? = {
+        guard let (r, w) = try? Sys.pipe() else { return nil }
+        defer { Sys.close(r); Sys.close(w) }
+        return (try? Sys.fstat(r)).map { UInt64($0.st_dev) }
+    }()
+
+    private static func classifyAnonymous(_ fd: Int32) -> Result<ClientFdKind, ProtocolError> {
+        let target: String
+        do {
+            target = try Sys.readLink("/proc/self/fd/\(fd)")
+        } catch {
+            return .failure(ProtocolError(.badFd, "the file descriptor cannot be inspected: \(error)"))
+        }
+        if target.contains("[eventfd]") { return .success(.eventfd) }
+        if target.contains("[timerfd]") { return .success(.timerfd) }
+        if target.contains("pidfd") { return .success(.pidfd) }
+        if target.contains("[eventpoll]") { return .success(.epoll) }
+        if target.contains("inotify") { return .success(.inotify) }
+        if target.contains("[signalfd]") {
+            return .failure(ProtocolError(.notPollable, "a signalfd cannot be registered: it would report the daemon's signals, not yours"))
+        }
+        return .failure(ProtocolError(.notPollable, "\(target) cannot be registered (allowed: pipe, FIFO, socket, character device, eventfd, timerfd, pidfd, inotify, epoll)"))
+    }
+}

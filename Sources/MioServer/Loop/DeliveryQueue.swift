@@ -1,0 +1,83 @@
+/// The work the end of a loop turn goes through: connections with requests
+/// to run or bytes to read, sessions with readiness to send, and `poll`
+/// requests waiting for events or their deadline. Each list keeps its
+/// members' marks, so membership is checked without a lookup.
+///
+/// A class: the loop's work on one member may queue others (or the same
+/// one again) while the queue walks its list.
+final class DeliveryQueue {
+    /// A session's place in the list of sessions with readiness to send:
+    /// an intrusive list, so marking costs no array work per event.
+    struct SessionMark {
+        fileprivate var isQueued = false
+        fileprivate var next: Session?
+    }
+
+    /// A connection's place in the list of connections to service.
+    struct ConnectionMark {
+        fileprivate var isScheduled = false
+        fileprivate var isParked = false
+    }
+
+    private var scheduled: [Connection] = []
+    /// The list being worked through; swapped with `scheduled` each turn,
+    /// so neither is allocated per turn.
+    private var batch: [Connection] = []
+    private var dirtyHead: Session?
+    private(set) var parkedPolls: [Connection] = []
+
+    var hasScheduled: Bool { !scheduled.isEmpty }
+
+    // MARK: - Connections
+
+    func schedule(_ connection: Connection) {
+        guard !connection.queueMark.isScheduled, !connection.isClosed else { return }
+        connection.queueMark.isScheduled = true
+        scheduled.append(connection)
+    }
+
+    /// Runs `body` for each connection scheduled before this call; those it
+    /// schedules again wait for the next call.
+    func serviceScheduled(_ body: (Connection) -> Void) {
+        swap(&scheduled, &batch)
+        for connection in batch {
+            connection.queueMark.isScheduled = false
+            body(connection)
+        }
+        if !batch.isEmpty { batch.removeAll(keepingCapacity: true) }
+    }
+
+    // MARK: - Sessions with readiness to send
+
+    func markDirty(_ session: Session) {
+        guard !session.deliveryMark.isQueued else { return }
+        session.deliveryMark.isQueued = true
+        session.deliveryMark.next = dirtyHead
+        dirtyHead = session
+    }
+
+    /// Takes every marked session, in turn; `body` may mark them again.
+    func takeDirty(_ body: (Session) -> Void) {
+        var next = dirtyHead
+        dirtyHead = nil
+        while let session = next {
+            next = session.deliveryMark.next
+            session.deliveryMark = SessionMark()
+            body(session)
+        }
+    }
+
+    // MARK: - Parked polls
+
+    func park(_ connection: Connection) {
+        guard !connection.queueMark.isParked else { return }
+        connection.queueMark.isParked = true
+        parkedPolls.append(connection)
+    }
+
+    func unpark(_ connection: Connection) {
+        guard connection.queueMark.isParked else { return }
+        connection.queueMark.isParked = false
+        parkedPolls.removeAll { $0 === connection }
+    }
+}

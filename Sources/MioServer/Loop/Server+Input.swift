@@ -1,0 +1,148 @@
+import MioCore
+import MioSystem
+import Protocol
+
+/// Reads per connection per turn, so one busy client cannot starve the rest.
+private let readsPerTurn = 16
+
+extension Server {
+    /// Readiness of a connection's socket.
+    func connectionEvent(_ connection: Connection, _ event: Event) {
+        if event.isWritable || event.isError {
+            flush(connection)
+            if connection.isClosed { return }
+        }
+        guard event.isReadable || event.isReadClosed || event.isError else { return }
+        if event.isError || event.isHangUp {
+            // Both directions are closed. Nothing more can be read past the
+            // end of input or a parked poll, and no one is left to answer:
+            // close now; otherwise run what it sent first.
+            if connection.input == .ended || connection.parkedPoll != nil {
+                close(connection, reason: "closed by peer")
+                return
+            }
+            connection.setInput(.peerClosed)
+        } else if connection.input == .drained {
+            connection.setInput(.readable)
+        }
+        queue.schedule(connection)
+    }
+
+    /// Runs each scheduled connection's queued requests and reads more,
+    /// within a budget; those with work left stay scheduled for next turn.
+    func serviceScheduled() {
+        queue.serviceScheduled { connection in
+            guard !connection.isClosed else { return }
+            if service(connection) { queue.schedule(connection) }
+            if !connection.isClosed { flush(connection) }
+        }
+    }
+
+    /// Processes what was read before reading more (at most one `recvmsg`'s
+    /// fds wait per connection). Returns true when more work is left.
+    private func service(_ connection: Connection) -> Bool {
+        var reads = 0
+        while true {
+            while connection.hasQueuedLines {
+                guard connection.canProcess else { return false }
+                process(connection.nextLine(), on: connection)
+            }
+            guard connection.canProcess, connection.mayRead else { return false }
+            if reads == readsPerTurn { return true }
+            reads += 1
+            receive(connection)
+        }
+    }
+
+    /// One `recvmsg()`: its bytes to the framer, its fds to the line the
+    /// attachment rule names (docs/protocol.md, "Passing file descriptors").
+    private func receive(_ connection: Connection) {
+        let result: IOResult<(bytes: Int, fdCount: Int, truncated: Bool)>
+        do throws(MioError) {
+            result = try Sys.receive(connection.fd, into: receiveBuffer.bytes.baseAddress!, count: receiveBuffer.bytes.count,
+                                     fds: receiveBuffer.fds.baseAddress!)
+        } catch {
+            logger.debug("connection \(connection.number): recvmsg failed: \(error)")
+            close(connection, reason: "receive failed")
+            return
+        }
+        guard case .done(let received) = result else {
+            if connection.input == .peerClosed {
+                close(connection, reason: "closed by peer")
+            } else {
+                connection.setInput(.drained)
+            }
+            return
+        }
+        let fds = Array(receiveBuffer.fds.prefix(received.fdCount))
+        if received.truncated {
+            // The kernel dropped fds (control buffer or fd limit): the line
+            // they belonged to cannot be told, so the connection ends.
+            ClientFdCloser.shared.close(fds)
+            logger.warning("connection \(connection.number): fds truncated (MSG_CTRUNC)")
+            connection.queueFailure(nil, ProtocolError(.fdOverflow, "file descriptors were lost in transit (MSG_CTRUNC); closing the connection"))
+            flush(connection)
+            close(connection, reason: "fd_overflow")
+            return
+        }
+        if received.bytes == 0 {
+            ClientFdCloser.shared.close(fds)
+            connection.framer.finish()
+            let peerClosed = connection.input == .peerClosed
+            connection.setInput(.ended)
+            if peerClosed {
+                close(connection, reason: "closed by peer")
+            } else {
+                logger.debug("connection \(connection.number): end of input; events continue")
+            }
+            return
+        }
+        connection.framer.push(UnsafeRawBufferPointer(rebasing: receiveBuffer.bytes[0..<received.bytes]), fds: fds,
+                               into: &connection.lines)
+    }
+
+    /// Answers one line. Its fds are the handler's to take; whatever it did
+    /// not take is closed when the line is done.
+    private func process(_ line: FramedLine, on connection: Connection) {
+        var fds = AttachedFds(line.fds)
+        switch line.content {
+        case .tooLong:
+            answer(connection, nil, .failure(ProtocolError(.lineTooLong, "line longer than \(configuration.maxLine) bytes; discarded")))
+        case .blank:
+            if line.fdCount > 0 {
+                answer(connection, nil, .failure(ProtocolError(.badRequest, "a blank line carried \(line.fdCount) file descriptor(s); they were closed")))
+            }
+        case .request(let bytes):
+            let decoded = bytes.withUnsafeBytes { decoder.decode($0, fdCount: line.fdCount) }
+            switch decoded {
+            case .failure(let failure):
+                answer(connection, failure.id, .failure(failure.error))
+            case .success(let request):
+                answer(connection, request.id, handle(request, fds: &fds, on: connection))
+            }
+        }
+    }
+
+    /// Runs one decoded request. The decoder has checked the fd count: a
+    /// request that takes an fd has exactly one in `fds`, any other none.
+    private func handle(_ request: Request, fds: inout AttachedFds, on connection: Connection) -> RequestOutcome {
+        switch request.operation {
+        case .hello(let hello): return self.hello(hello, on: connection)
+        case .register(let token, let interest, let mode):
+            guard let fd = fds.take() else { return .failure(ProtocolError(.noFd, "register needs one file descriptor")) }
+            return register(fd, token: token, interest: interest, mode: mode, on: connection)
+        case .reregister(let token, let interest, let mode):
+            return reregister(token, interest: interest, mode: mode, on: connection)
+        case .deregister(let token): return deregister(token, on: connection)
+        case .waker(let token): return makeWaker(token, on: connection)
+        case .wake(let token, let sessionName): return wake(token, sessionName: sessionName, on: connection)
+        case .poll(let timeout, let maxEvents):
+            return pollRequest(request.id, timeoutMilliseconds: timeout, maxEvents: maxEvents, on: connection)
+        case .fetch(let token, let deregister): return fetch(token, deregister: deregister, on: connection)
+        case .list: return list(on: connection)
+        case .stats: return .reply(.stats(stats))
+        case .end: return end(on: connection)
+        case .ping: return .reply(.empty)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import MioCore
+import MioSystem
+import Protocol
+
+extension Server {
+    /// Queues the reply a handler decided on; a deferred one is the
+    /// handler's to write later.
+    func answer(_ connection: Connection, _ id: RequestID?, _ outcome: consuming RequestOutcome) {
+        switch consume outcome {
+        case .reply(let body):
+            connection.queueReply(id, body)
+        case .replyWithFd(let body, let fd):
+            connection.queueReply(id, body, passing: fd)
+        case .failure(let error):
+            // One log line per error (docs/protocol.md, "Running the daemon"),
+            // here where every one passes.
+            logger.info("connection \(connection.number): \(error.code.rawValue): \(error.message)")
+            connection.queueFailure(id, error)
+        case .deferred:
+            break
+        }
+    }
+
+    /// Sends what the connection has queued; a failed write ends it.
+    func flush(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        let wasFull = connection.isOutputFull
+        switch connection.sendQueued() {
+        case .drained:
+            // Events held back while the socket was full can go now.
+            if connection.session.hasPending { queue.markDirty(connection.session) }
+            if wasFull { queue.schedule(connection) }
+        case .wouldBlock:
+            if wasFull && !connection.isOutputFull { queue.schedule(connection) }
+        case .failed(let error):
+            logger.debug("connection \(connection.number): send failed: \(error)")
+            close(connection, reason: "send failed")
+        }
+    }
+
+    // MARK: - Readiness of client fds
+
+    @inline(__always)
+    func readinessEvent(_ registration: Registration, _ event: Event) {
+        guard registration.isActive else { return }
+        let session = registration.session
+        if session.enqueue(registration, Readiness(event)) {
+            counters.coalesced += 1
+        } else {
+            queue.markDirty(session)
+        }
+    }
+
+    /// The end of a turn: pending readiness goes to each attached
+    /// connection whose previous output has all gone out (otherwise it keeps
+    /// coalescing), or answers a parked `poll`.
+    func deliverPending() {
+        queue.takeDirty { session in
+            guard session.hasPending, let connection = session.connection, !connection.isClosed else { return }
+            switch session.deliveryMode {
+            case .stream:
+                guard !connection.hasUnsentOutput else { return }
+                let count = session.takePending { connection.queueEvent($0) }
+                counters.delivered += UInt64(count)
+                flush(connection)
+            case .poll:
+                if connection.parkedPoll != nil { answerParkedPoll(connection) }
+            }
+        }
+    }
+
+    // MARK: - Closing
+
+    /// Ends a connection: its queued fds closed, its session destroyed
+    /// unless persistent (then only detached).
+    func close(_ connection: Connection, reason: String) {
+        guard !connection.isClosed else { return }
+        connection.markClosed()
+        queue.unpark(connection)
+        watches.unwatch(connection.internalToken, fd: nil)
+        connections[connection.number] = nil
+        Sys.close(connection.fd)
+        detach(connection.session, from: connection)
+        ledger.remove(.connection, uid: connection.peer.uid)
+        logger.info("connection \(connection.number) closed: \(reason)")
+    }
+
+    // MARK: - Shutdown
+
+    /// `{"event":"shutdown"}` to every connection, at most the configured
+    /// time to flush, then everything closed (docs/protocol.md, "Running the daemon").
+    func shutDown() {
+        notify("STOPPING=1")
+        let all = Array(connections.values)
+        for connection in all {
+            connection.queueNotice(.shutdown)
+            flush(connection)
+        }
+        let deadline = ContinuousClock.now + configuration.shutdownFlushTimeout
+        var waiting = all.filter { !$0.isClosed && $0.hasUnsentOutput }
+        var shutdownEvents = try? Events(capacity: 256)
+        while !waiting.isEmpty, ContinuousClock.now < deadline, shutdownEvents != nil {
+            try? poll.poll(&shutdownEvents!, timeout: min(deadline - .now, .milliseconds(50)))
+            for connection in waiting { flush(connection) }
+            waiting = waiting.filter { !$0.isClosed && $0.hasUnsentOutput }
+        }
+        for connection in Array(connections.values) { close(connection, reason: "daemon stopping") }
+        storePersistentSessions()
+        for session in Array(sessions.named.values) { destroy(session) }
+        ClientFdCloser.shared.drain()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,57 @@
+import MioCore
+import Protocol
+
+extension Server {
+    /// The connection lets go of its session: a persistent one stays (its
+    /// readiness keeps coalescing), any other is destroyed.
+    func detach(_ session: Session, from connection: Connection) {
+        guard session.connection === connection || session.connection == nil else { return }
+        session.connection = nil
+        if !session.persistent { destroy(session) }
+    }
+
+    /// Removes every registration of the session, closes every fd, and
+    /// forgets the session.
+    func destroy(_ session: Session) {
+        sessions.destroy(session) { release($0) }
+    }
+
+    /// Stops watching a registration that its session already dropped, and
+    /// lets go of its fd (closed, or kept by the caller who took it first).
+    func release(_ registration: Registration) {
+        watches.unwatch(registration.internalToken, fd: registration.fd)
+        registration.close()
+        ledger.remove(.registration(ownFd: registration.isWaker), uid: registration.session.uid)
+    }
+
+    /// Adds a registration, already watched, to its session and the counts.
+    func add(_ registration: Registration, to session: Session) {
+        session.add(registration)
+        ledger.add(.registration(ownFd: registration.isWaker), uid: session.uid)
+    }
+
+    /// Moves `connection` into a fresh anonymous session, after it lost
+    /// (or ended) the one it had.
+    func giveAnonymousSession(to connection: Connection) {
+        let session = sessions.makeAnonymous(uid: connection.peer.uid)
+        session.connection = connection
+        connection.session = session
+        connection.hasRegistered = false
+    }
+
+    /// Another connection takes `session`: the holder is told, and goes on
+    /// in a new anonymous session. Lines already queued for it stay queued.
+    func takeOver(_ session: Session, from holder: Connection) {
+        session.connection = nil
+        giveAnonymousSession(to: holder)
+        holder.queueNotice(.sessionTaken)
+        if let parked = holder.unpark() {
+            // Its poll was for the session it lost: answer it empty.
+            queue.unpark(holder)
+            holder.queueReply(parked.id, .events([]))
+            queue.schedule(holder)
+        }
+        flush(holder)
+        logger.info("connection \(holder.number): session \"\(session.name ?? "")\" taken over")
+    }
+}

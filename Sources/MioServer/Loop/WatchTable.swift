@@ -1,0 +1,75 @@
+import MioCore
+import MioSystem
+
+/// The daemon's epoll tokens and what each stands for, kept in step with
+/// the `Poll`: a token is in the table exactly while its fd is registered.
+/// Watching reserves the slot, registers, and rolls back on failure in one
+/// call; so does its counterpart for removal.
+struct WatchTable {
+    /// What an internal token stands for.
+    enum Watched {
+        case listener
+        case signals
+        case connection(Connection)
+        case registration(Registration)
+    }
+
+    private var slots = SlotTable<Watched?>()
+    let registry: Registry
+
+    init(registry: Registry) {
+        self.registry = registry
+    }
+
+    /// What a token from `epoll_wait` stands for; nil for a stale one (its
+    /// owner has gone) or one whose owner is still being made.
+    @inline(__always)
+    func lookup(_ token: Token) -> Watched? {
+        slots.lookup(token) ?? nil
+    }
+
+    /// Registers `fd` under a new token for `target`; nothing is left
+    /// behind if epoll refuses it.
+    mutating func watch(_ fd: Int32, interest: Interest, mode: Mode = .edge, as target: Watched) throws(MioError) -> Token {
+        let token = slots.insert(target)
+        do {
+            try registry.register(SourceFd(fd), token: token, interest: interest, mode: mode)
+        } catch {
+            slots.remove(token)
+            throw error
+        }
+        return token
+    }
+
+    /// For a source that registers itself under the token it is given (a
+    /// `Waker`): `register` makes it, `target` says what the token stands
+    /// for once it exists. Nothing is left behind if `register` throws.
+    mutating func watch<Source>(registering register: (Token) throws(MioError) -> Source,
+                                as target: (Token, Source) -> Watched) throws(MioError) -> Token {
+        let token = slots.insert(nil)
+        let source: Source
+        do {
+            source = try register(token)
+        } catch {
+            slots.remove(token)
+            throw error
+        }
+        slots.replace(token, with: target(token, source))
+        return token
+    }
+
+    /// Changes what `fd` (watched under `token`) asks for.
+    func rewatch(_ fd: Int32, token: Token, interest: Interest, mode: Mode) throws(MioError) {
+        try registry.reregister(SourceFd(fd), token: token, interest: interest, mode: mode)
+    }
+
+    /// Stops watching: the token goes stale at once, and `fd` leaves epoll.
+    /// Closing the daemon's copy of an fd does not take the file out of
+    /// epoll while the client holds another copy, so it is removed first.
+    /// A socket only the daemon holds (a connection) passes nil: its close
+    /// removes it.
+    mutating func unwatch(_ token: Token, fd: Int32?) {
+        slots.remove(token)
+        if let fd { try? registry.deregister(SourceFd(fd)) }
+    }
+}

@@ -1,0 +1,14 @@
+import Protocol
+
+/// What a request handler decided. Noncopyable, because it may carry an fd
+/// to hand back: the reply that carries it then owns it.
+enum RequestOutcome: ~Copyable {
+    /// Reply now.
+    case reply(ReplyBody)
+    /// Reply with an error.
+    case failure(ProtocolError)
+    /// Reply now, with `fd` alone beside the reply line (`fetch`).
+    case replyWithFd(ReplyBody, ClientFd)
+    /// The handler answers later itself (a `poll` waiting for events).
+    case deferred
+}

@@ -1,0 +1,27 @@
+import MioCore
+import MioSystem
+import Protocol
+
+extension Server {
+    /// `fetch`: a copy of the held fd goes back beside the reply; with
+    /// `deregister`, the held fd itself, and the registration goes.
+    func fetch(_ token: Token, deregister: Bool, on connection: Connection) -> RequestOutcome {
+        guard let registration = connection.session.registration(token) else { return .failure(unknownToken(token)) }
+        guard !registration.isWaker else {
+            return .failure(ProtocolError(.badRequest, "token \(token.rawValue) is a waker: it holds no fd of yours to fetch"))
+        }
+        if deregister {
+            _ = connection.session.remove(token)
+            let handed = registration.takeClientFd()
+            release(registration)
+            guard let handed else { return .failure(ProtocolError(.internal, "token \(token.rawValue) held no fd")) }
+            return .replyWithFd(.token(token), handed)
+        }
+        do {
+            let copy = ClientFd(adopting: try Sys.duplicate(registration.fd), closesAtOnce: true)
+            return .replyWithFd(.token(token), copy)
+        } catch {
+            return .failure(ProtocolError(error.kind == .tooManyOpenFiles ? .limitExceeded : .internal, "cannot duplicate the fd: \(error)"))
+        }
+    }
+}

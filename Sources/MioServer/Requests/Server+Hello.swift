@@ -1,0 +1,54 @@
+import MioCore
+import Protocol
+
+extension Server {
+    /// `hello`: attach to a named session (made if new), or stay anonymous;
+    /// choose the delivery (docs/protocol.md, "Sessions and persistence").
+    func hello(_ hello: HelloRequest, on connection: Connection) -> RequestOutcome {
+        if connection.hasRegistered {
+            return .failure(ProtocolError(.wrongState, "hello must come before any register or waker on this connection"))
+        }
+        if let version = hello.protocolVersion, version != protocolVersion {
+            return .failure(ProtocolError(.unsupportedProtocol, "protocol \(version) is not supported; this daemon speaks protocol \(protocolVersion)"))
+        }
+        let uid = connection.peer.uid
+        let current = connection.session
+        let session: Session
+        if let name = hello.session {
+            switch sessions.findOrMakeNamed(Session.Key(uid: uid, name: name)) {
+            case .failure(let refusal): return .failure(refusal)
+            case .success(let found): session = found
+            }
+            if let holder = session.connection, holder !== connection {
+                guard hello.takeover else {
+                    return .failure(ProtocolError(.sessionBusy, "session \"\(name)\" is in use by another connection (use takeover)"))
+                }
+                takeOver(session, from: holder)
+            }
+        } else {
+            if hello.persist {
+                return .failure(ProtocolError(.badRequest, "persist needs a session name: an anonymous session cannot be found again"))
+            }
+            session = current.name == nil ? current : sessions.makeAnonymous(uid: uid)
+        }
+        if session !== current {
+            detach(current, from: connection)
+            session.connection = connection
+            connection.session = session
+        }
+        if hello.persist { session.persistent = true }  // once persistent, until `end`
+        session.deliveryMode = hello.delivery ?? .stream
+        // Readiness that waited for this session goes out right after the reply.
+        if session.hasPending { queue.markDirty(session) }
+        if let client = hello.client {
+            logger.debug("connection \(connection.number): hello from \"\(client)\", session \(session.name ?? "(anonymous)")")
+        }
+        return .reply(.hello(HelloReply(server: configuration.serverName, version: configuration.version,
+                                        session: session.name, limits: limits)))
+    }
+
+    var limits: Limits {
+        Limits(maxLine: configuration.maxLine, maxRegistrationsPerUID: configuration.effectiveRegistrationsPerUID,
+               maxConnectionsPerUID: configuration.maxConnectionsPerUID, maxSessionsPerUID: configuration.maxSessionsPerUID)
+    }
+}

@@ -1,0 +1,176 @@
+import MioCore
+import Protocol
+
+/// The peer of a connection, read with `SO_PEERCRED` at accept.
+struct PeerCredentials {
+    let pid: Int32
+    let uid: UInt32
+    let gid: UInt32
+}
+
+/// One client connection: its input (lines not yet processed, with their
+/// fds), its output, and the session it speaks for.
+final class Connection {
+    /// How far its input has come. Edge-triggered: a socket is read until
+    /// `EAGAIN`, then waits for the next edge.
+    enum Input: Equatable {
+        /// The socket may have more to read.
+        case readable
+        /// Read until `EAGAIN`: waits for the next readable edge.
+        case drained
+        /// The peer closed both directions: read what is left, answer it, close.
+        case peerClosed
+        /// The client shut down its sending side: no more requests; events
+        /// still go out (docs/protocol.md, "Connecting and framing").
+        case ended
+    }
+
+    /// A `poll` waiting for events or its deadline.
+    struct ParkedPoll {
+        let id: RequestID?
+        let deadline: MonotonicInstant?
+        let maxEvents: Int
+    }
+
+    enum State {
+        /// Requests are read and answered.
+        case open(Input)
+        /// A `poll` waits; requests after it wait behind it.
+        case parked(ParkedPoll, Input)
+        case closed
+    }
+
+    let fd: Int32
+    /// The daemon's epoll token for the socket (set once watched).
+    var internalToken = Token(0)
+    let peer: PeerCredentials
+    let number: UInt64
+    var session: Session
+    private(set) var state: State = .open(.readable)
+    /// A `register` or `waker` ran on this connection: `hello` may no longer
+    /// change its session.
+    var hasRegistered = false
+    /// Its place in the delivery queue's lists (read by `DeliveryQueue` only).
+    var queueMark = DeliveryQueue.ConnectionMark()
+
+    var framer: LineFramer
+    /// Complete lines not yet processed; their fds are owned here.
+    var lines: [FramedLine] = []
+    private var lineIndex = 0
+    private var outbound = Outbound()
+
+    init(fd: Int32, peer: PeerCredentials, number: UInt64, session: Session, maxLine: Int) {
+        self.fd = fd
+        self.peer = peer
+        self.number = number
+        self.session = session
+        self.framer = LineFramer(maxLine: maxLine, dispose: { ClientFdCloser.shared.close($0) })
+    }
+
+    // MARK: - State
+
+    var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
+    var input: Input? {
+        switch state {
+        case .open(let input), .parked(_, let input): return input
+        case .closed: return nil
+        }
+    }
+
+    var parkedPoll: ParkedPoll? {
+        if case .parked(let poll, _) = state { return poll }
+        return nil
+    }
+
+    /// Whether the next request may run now: open, no `poll` waiting, and
+    /// replies under the cap (docs/protocol.md, "Delivery, backpressure and coalescing").
+    var canProcess: Bool {
+        if case .open = state { return !outbound.isFull }
+        return false
+    }
+
+    /// Whether a `recvmsg` may find more input.
+    var mayRead: Bool { input == .readable || input == .peerClosed }
+
+    func setInput(_ input: Input) {
+        switch state {
+        case .open: state = .open(input)
+        case .parked(let poll, _): state = .parked(poll, input)
+        case .closed: break
+        }
+    }
+
+    func park(_ poll: ParkedPoll) {
+        guard case .open(let input) = state else { return }
+        state = .parked(poll, input)
+    }
+
+    /// Ends a parked poll: requests run again. Returns the poll that waited.
+    func unpark() -> ParkedPoll? {
+        guard case .parked(let poll, let input) = state else { return nil }
+        state = .open(input)
+        return poll
+    }
+
+    /// Marks the connection closed and gives back what it still owned: the
+    /// fds of lines never processed (closed), and unsent output (dropped).
+    func markClosed() {
+        state = .closed
+        var fds: [Int32] = []
+        while hasQueuedLines { fds += nextLine().fds }
+        ClientFdCloser.shared.close(fds)
+        framer.finish()
+        outbound.discard()
+    }
+
+    // MARK: - Input
+
+    var hasQueuedLines: Bool { lineIndex < lines.count }
+
+    /// Takes the next queued line; its fds pass to the caller.
+    func nextLine() -> FramedLine {
+        let line = lines[lineIndex]
+        lineIndex += 1
+        if lineIndex == lines.count {
+            lines.removeAll(keepingCapacity: true)
+            lineIndex = 0
+        }
+        return line
+    }
+
+    // MARK: - Output
+
+    func queueReply(_ id: RequestID?, _ body: ReplyBody) {
+        outbound.writer.reply(id: id, body)
+    }
+
+    /// A reply line that goes out alone with `fd`, in one `sendmsg()`.
+    func queueReply(_ id: RequestID?, _ body: ReplyBody, passing fd: consuming ClientFd) {
+        outbound.appendReply(passing: fd) { $0.reply(id: id, body) }
+    }
+
+    func queueFailure(_ id: RequestID?, _ error: ProtocolError) {
+        outbound.writer.failure(id: id, error)
+    }
+
+    @inline(__always)
+    func queueEvent(_ event: ReadinessEvent) {
+        outbound.writer.eventLine(event)
+    }
+
+    func queueNotice(_ notice: Notice) {
+        outbound.writer.notice(notice)
+    }
+
+    var hasUnsentOutput: Bool { !outbound.isEmpty }
+    var isOutputFull: Bool { outbound.isFull }
+
+    /// Sends what it can of the queued output.
+    func sendQueued() -> Outbound.FlushResult {
+        outbound.flush(to: fd)
+    }
+}

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MioCore
+import MioSystem
+import Protocol
+
+/// What a connection has yet to send: reply and event lines, and the fds of
+/// `fetch` replies, each of which goes out alone in its own `sendmsg()`
+/// together with its reply line (docs/protocol.md, "Operations", `fetch`).
+struct Outbound {
+    /// Replies past this many unsent bytes stop the reading of a
+    /// connection's requests until it drains (docs/protocol.md, "Delivery,
+    /// backpressure and coalescing").
+    static let byteCap = 1 << 20
+    /// Likewise for fds waiting to go out with `fetch` replies: each is an
+    /// fd of the daemon's, so a client that asks and never reads must not
+    /// pile them up.
+    static let fdCap = 64
+
+    /// Lines are appended here by the JSON writer.
+    var writer = JSONWriter(capacity: 16 * 1024)
+    /// Bytes of `writer.bytes` already sent.
+    private var sent = 0
+    /// Fetch replies: the byte range of the line and the fd to pass with it
+    /// (owned here until sent, closed after).
+    private var fdLines: [(start: Int, end: Int, fd: Int32)] = []
+
+    var pendingByteCount: Int { writer.bytes.count - sent }
+    var isEmpty: Bool { pendingByteCount == 0 }
+    /// Past a cap of bytes or of fds: the connection's requests wait.
+    var isFull: Bool { pendingByteCount >= Self.byteCap || fdLines.count >= Self.fdCap }
+
+    /// Appends a reply line that carries `fd`; the fd is owned here until
+    /// it is sent (then closed: the client has its own copy) or discarded.
+    mutating func appendReply(passing fd: consuming ClientFd, _ write: (inout JSONWriter) -> Void) {
+        let start = writer.bytes.count
+        write(&writer)
+        fdLines.append((start, writer.bytes.count, fd.release()))
+    }
+
+    enum FlushResult { case drained, wouldBlock, failed(MioError) }
+
+    /// Sends as much as the socket takes.
+    mutating func flush(to socket: Int32) -> FlushResult {
+        defer { compact() }
+        while sent < writer.bytes.count {
+            let result: IOResult<Int>
+            do throws(MioError) {
+                result = try sendNext(socket)
+            } catch {
+                return .failed(error)
+            }
+            switch result {
+            case .wouldBlock: return .wouldBlock
+            case .done(let n): sent += n
+            }
+        }
+        return .drained
+    }
+
+    private mutating func sendNext(_ socket: Int32) throws(MioError) -> IOResult<Int> {
+        if let first = fdLines.first, first.start == sent {
+            // The fetch line, alone, with its fd. The fd travels with the
+            // first byte; if the send is short, the rest goes out plainly.
+            let result = try send(socket, upTo: first.end, fds: [first.fd])
+            if case .done = result {
+                Sys.close(first.fd)
+                fdLines.removeFirst()
+            }
+            return result
+        }
+        return try send(socket, upTo: fdLines.first?.start ?? writer.bytes.count, fds: [])
+    }
+
+    private func send(_ socket: Int32, upTo end: Int, fds: [Int32]) throws(MioError) -> IOResult<Int> {
+        try writer.bytes.withUnsafeBytesTyped { (bytes) throws(MioError) -> IOResult<Int> in
+            try Sys.send(socket, from: bytes.baseAddress! + sent, count: end - sent, fds: fds)
+        }
+    }
+
+    /// Drops sent bytes once they are the larger part of the buffer.
+    private mutating func compact() {
+        if sent == writer.bytes.count {
+            if sent == 0 { return }
+            writer.bytes.removeAll(keepingCapacity: writer.bytes.capacity <= 256 * 1024)
+            sent = 0
+        } else if sent > 64 * 1024 && sent * 2 > writer.bytes.count {
+            writer.bytes.removeFirst(sent)
+            for index in fdLines.indices {
+                fdLines[index].start -= sent
+                fdLines[index].end -= sent
+            }
+            sent = 0
+        }
+    }
+
+    /// The connection is gone: close the fds that were never sent.
+    mutating func discard() {
+        for line in fdLines { Sys.close(line.fd) }
+        fdLines = []
+        writer.bytes = []
+        sent = 0
+    }
+}

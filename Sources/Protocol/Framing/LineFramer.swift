@@ -1,0 +1,153 @@
+/// One line of input, with the fds the attachment rule gave it.
+public struct FramedLine {
+    public enum Content: Equatable {
+        /// A request line, without its `\n` or `\r\n`.
+        case request([UInt8])
+        /// An empty line, or one of only spaces and tabs.
+        case blank
+        /// A line longer than the maximum, already discarded.
+        case tooLong
+    }
+
+    public var content: Content
+    /// The fds that came with the line. Ownership passes to whoever takes the line.
+    public var fds: [Int32]
+    /// Fds that came for this line beyond what it keeps: they were closed at
+    /// once (a line keeps at most one recvmsg's worth), but count toward
+    /// the "several fds" error.
+    public var droppedFdCount: Int
+
+    public var fdCount: Int { fds.count + droppedFdCount }
+}
+
+/// Cuts a byte stream into lines and attaches fds to them (docs/protocol.md, "Connecting and framing", "Passing file descriptors").
+///
+/// The fds returned by one `recvmsg()` belong to the last line that begins
+/// within that call's bytes, or, when none begins there, to the line that
+/// runs through them. Lines longer than `maxLine` bytes (not counting the
+/// terminator) are discarded up to the next `\n`.
+public struct LineFramer {
+    public let maxLine: Int
+    /// Closes an fd the framer cannot keep. Set by the owner.
+    private let dispose: (Int32) -> Void
+
+    /// The bytes of the line in progress (never more than `maxLine + 1`).
+    private var partial: [UInt8] = []
+    /// The line in progress is too long: its bytes are being dropped.
+    private var discarding = false
+    /// The next byte starts a new line.
+    private var atLineStart = true
+    private var partialFds: [Int32] = []
+    private var partialDroppedFds = 0
+
+    public init(maxLine: Int, dispose: @escaping (Int32) -> Void) {
+        self.maxLine = maxLine
+        self.dispose = dispose
+    }
+
+    /// Whether a line is in progress (bytes received without their `\n`).
+    public var hasPartialLine: Bool { !atLineStart }
+
+    /// Takes the bytes and fds of one `recvmsg()` and appends the complete
+    /// lines to `lines`, in order.
+    public mutating func push(_ chunk: UnsafeRawBufferPointer, fds: [Int32], into lines: inout [FramedLine]) {
+        // Where the fds go: the start offset of the last line beginning in
+        // this chunk, or nil for the line already in progress.
+        var target: Int? = nil
+        if !fds.isEmpty {
+            if atLineStart && !chunk.isEmpty { target = 0 }
+            var index = chunk.count - 2
+            while index >= 0 {
+                if chunk[index] == 0x0A { target = index + 1; break }
+                index -= 1
+            }
+            if chunk.isEmpty { target = nil }
+        }
+        var pendingFds = fds
+        if target == nil { attachToPartial(&pendingFds) }
+
+        var lineStart = 0
+        var index = 0
+        while index < chunk.count {
+            if atLineStart, lineStart == target {
+                attachToPartial(&pendingFds)
+            }
+            atLineStart = false
+            // Find the end of this line within the chunk.
+            var end = index
+            while end < chunk.count, chunk[end] != 0x0A { end += 1 }
+            append(UnsafeRawBufferPointer(rebasing: chunk[index..<end]))
+            if end < chunk.count {
+                lines.append(finishLine())
+                index = end + 1
+                lineStart = index
+                atLineStart = true
+            } else {
+                index = end
+            }
+        }
+        // Fds for a line that did not start (cannot happen: target is
+        // always the start of a line in the chunk); never leak them.
+        for fd in pendingFds { dispose(fd) }
+    }
+
+    /// End of input: the unterminated last line is discarded; returns how
+    /// many fds were closed with it.
+    @discardableResult
+    public mutating func finish() -> Int {
+        let count = partialFds.count
+        for fd in partialFds { dispose(fd) }
+        partialFds = []
+        partialDroppedFds = 0
+        partial = []
+        discarding = false
+        atLineStart = true
+        return count
+    }
+
+    /// Gives `fds` to the line in progress. A line keeps the fds of one
+    /// `recvmsg()`; later ones are closed at once and only counted.
+    private mutating func attachToPartial(_ fds: inout [Int32]) {
+        if partialFds.isEmpty {
+            partialFds = fds
+        } else {
+            for fd in fds { dispose(fd) }
+            partialDroppedFds += fds.count
+        }
+        fds = []
+    }
+
+    private mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        if discarding { return }
+        // One byte of slack for the `\r` of a `\r\n` ending.
+        if partial.count + bytes.count > maxLine + 1 {
+            discarding = true
+            partial = []
+            return
+        }
+        partial.append(contentsOf: bytes)
+    }
+
+    private mutating func finishLine() -> FramedLine {
+        defer {
+            partial.removeAll(keepingCapacity: partial.capacity <= 4096)
+            partialFds = []
+            partialDroppedFds = 0
+            discarding = false
+        }
+        let content: FramedLine.Content
+        if discarding {
+            content = .tooLong
+        } else {
+            if partial.last == 0x0D { partial.removeLast() }
+            if partial.count > maxLine {
+                content = .tooLong
+            } else if partial.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                content = .blank
+            } else {
+                content = .request(partial)
+            }
+        }
+        return FramedLine(content: content, fds: partialFds, droppedFdCount: partialDroppedFds)
+    }
+}

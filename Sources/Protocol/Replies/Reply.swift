@@ -1,0 +1,113 @@
+import MioCore
+
+/// The op-specific part of a successful reply.
+public enum ReplyBody: Equatable, Sendable {
+    case empty
+    case token(Token)
+    case hello(HelloReply)
+    case events([ReadinessEvent])
+    case registrations([RegistrationInfo])
+    case stats(StatsReply)
+}
+
+/// The protocol version this code speaks.
+public let protocolVersion: UInt64 = 1
+
+extension JSONWriter {
+    /// `{"id":ID,"ok":true,...}\n`
+    public mutating func reply(id: RequestID?, _ body: ReplyBody) {
+        raw("{")
+        idField(id)
+        key("ok")
+        raw("true")
+        switch body {
+        case .empty: break
+        case .token(let token):
+            comma(); key("token"); unsigned(token.rawValue)
+        case .hello(let hello):
+            comma(); key("server"); string(hello.server)
+            comma(); key("version"); string(hello.version)
+            comma(); key("protocol"); unsigned(protocolVersion)
+            comma(); key("session")
+            if let session = hello.session { string(session) } else { raw("null") }
+            comma(); key("limits"); raw("{")
+            key("max_line"); unsigned(UInt64(hello.limits.maxLine)); comma()
+            key("max_registrations_per_uid"); unsigned(UInt64(hello.limits.maxRegistrationsPerUID)); comma()
+            key("max_connections_per_uid"); unsigned(UInt64(hello.limits.maxConnectionsPerUID)); comma()
+            key("max_sessions_per_uid"); unsigned(UInt64(hello.limits.maxSessionsPerUID))
+            raw("}")
+        case .events(let events):
+            comma(); key("events"); raw("[")
+            for (index, event) in events.enumerated() {
+                if index > 0 { comma() }
+                readinessObject(event, withEventKey: false)
+            }
+            raw("]")
+        case .registrations(let registrations):
+            comma(); key("registrations"); raw("[")
+            for (index, registration) in registrations.enumerated() {
+                if index > 0 { comma() }
+                raw("{"); key("token"); unsigned(registration.token.rawValue)
+                comma(); key("interest"); stringArray(registration.interest.names)
+                comma(); key("mode"); string(registration.mode.description)
+                comma(); key("kind"); string(registration.kind)
+                raw("}")
+            }
+            raw("]")
+        case .stats(let stats):
+            comma(); key("stats"); raw("{")
+            key("uptime_s"); double((stats.uptimeSeconds * 1000).rounded() / 1000); comma()
+            key("connections"); unsigned(UInt64(stats.connections)); comma()
+            key("sessions"); unsigned(UInt64(stats.sessions)); comma()
+            key("registrations"); unsigned(UInt64(stats.registrations)); comma()
+            key("fds_held"); unsigned(UInt64(stats.fdsHeld)); comma()
+            key("events_delivered"); unsigned(stats.eventsDelivered); comma()
+            key("events_coalesced"); unsigned(stats.eventsCoalesced)
+            raw("}")
+        }
+        raw("}\n")
+    }
+
+    /// `{"id":ID,"ok":false,"error":{"code":…,"message":…}}\n`
+    public mutating func failure(id: RequestID?, _ error: ProtocolError) {
+        raw("{")
+        idField(id)
+        key("ok"); raw("false"); comma()
+        key("error"); raw("{"); key("code"); string(error.code.rawValue); comma()
+        key("message"); string(error.message); raw("}}\n")
+    }
+
+    /// An event line: `{"event":"ready","token":7,"readable":true,…}\n`
+    public mutating func eventLine(_ event: ReadinessEvent) {
+        readinessObject(event, withEventKey: true)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// A notice: `{"event":"shutdown"}\n`, `{"event":"session_taken"}\n`.
+    public mutating func notice(_ notice: Notice) {
+        raw("{\"event\":")
+        string(notice.rawValue)
+        raw("}\n")
+    }
+
+    mutating func readinessObject(_ event: ReadinessEvent, withEventKey: Bool) {
+        raw(withEventKey ? "{\"event\":\"ready\",\"token\":" : "{\"token\":")
+        unsigned(event.token.rawValue)
+        // The six flags: one of 64 texts made once, one append per event.
+        bytes.append(contentsOf: readinessTexts[Int(event.readiness.rawValue & 0x3F)])
+    }
+
+    private mutating func idField(_ id: RequestID?) {
+        guard let id else { return }
+        key("id")
+        requestID(id)
+        comma()
+    }
+}
+
+/// `,"readable":true,…,"priority":false}` for each of the 64 flag sets.
+private let readinessTexts: [[UInt8]] = (0..<64).map { (bits: Int) -> [UInt8] in
+    let r = Readiness(rawValue: UInt8(bits))
+    return Array((Readiness.wireNames.map { ",\"\($0.name)\":\(r.contains($0.flag))" }.joined() + "}").utf8)
+}
+

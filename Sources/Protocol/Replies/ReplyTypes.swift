@@ -1,0 +1,67 @@
+import MioCore
+
+/// The limits a `hello` reply reports.
+public struct Limits: Equatable, Sendable {
+    public var maxLine: Int
+    public var maxRegistrationsPerUID: Int
+    public var maxConnectionsPerUID: Int
+    public var maxSessionsPerUID: Int
+
+    public init(maxLine: Int, maxRegistrationsPerUID: Int, maxConnectionsPerUID: Int, maxSessionsPerUID: Int) {
+        self.maxLine = maxLine
+        self.maxRegistrationsPerUID = maxRegistrationsPerUID
+        self.maxConnectionsPerUID = maxConnectionsPerUID
+        self.maxSessionsPerUID = maxSessionsPerUID
+    }
+}
+
+public struct HelloReply: Equatable, Sendable {
+    public var server: String
+    public var version: String
+    public var session: String?
+    public var limits: Limits
+
+    public init(server: String, version: String, session: String?, limits: Limits) {
+        self.server = server
+        self.version = version
+        self.session = session
+        self.limits = limits
+    }
+}
+
+/// One line of a `list` reply.
+public struct RegistrationInfo: Equatable, Sendable {
+    public var token: Token
+    public var interest: Interest
+    public var mode: Mode
+    public var kind: String
+
+    public init(token: Token, interest: Interest, mode: Mode, kind: String) {
+        self.token = token
+        self.interest = interest
+        self.mode = mode
+        self.kind = kind
+    }
+}
+
+public struct StatsReply: Equatable, Sendable {
+    public var uptimeSeconds: Double
+    public var connections: Int
+    public var sessions: Int
+    public var registrations: Int
+    public var fdsHeld: Int
+    public var eventsDelivered: UInt64
+    public var eventsCoalesced: UInt64
+
+    public init(uptimeSeconds: Double, connections: Int, sessions: Int, registrations: Int, fdsHeld: Int,
+                eventsDelivered: UInt64, eventsCoalesced: UInt64) {
+        self.uptimeSeconds = uptimeSeconds
+        self.connections = connections
+        self.sessions = sessions
+        self.registrations = registrations
+        self.fdsHeld = fdsHeld
+        self.eventsDelivered = eventsDelivered
+        self.eventsCoalesced = eventsCoalesced
+    }
+}
+

@@ -1,0 +1,100 @@
+import MioCore
+
+/// A request's `id`: a JSON string or integer, echoed in the reply as decoded.
+public enum RequestID: Equatable, Sendable {
+    case signed(Int64)
+    case unsigned(UInt64)
+    case string(String)
+}
+
+/// How a named session's events reach its connection.
+public enum Delivery: String, Equatable, Sendable {
+    /// Event lines are written as readiness arrives (the default).
+    case stream
+    /// Events wait for a `poll` request.
+    case poll
+}
+
+public struct HelloRequest: Equatable, Sendable {
+    public var protocolVersion: UInt64?
+    public var session: String?
+    public var persist: Bool = false
+    public var takeover: Bool = false
+    public var delivery: Delivery?
+    public var client: String?
+
+    public init(protocolVersion: UInt64? = nil, session: String? = nil, persist: Bool = false, takeover: Bool = false,
+                delivery: Delivery? = nil, client: String? = nil) {
+        self.protocolVersion = protocolVersion
+        self.session = session
+        self.persist = persist
+        self.takeover = takeover
+        self.delivery = delivery
+        self.client = client
+    }
+}
+
+/// One decoded request: its id and what it asks.
+public struct Request: Equatable, Sendable {
+    public enum Operation: Equatable, Sendable {
+        case hello(HelloRequest)
+        case register(token: Token, interest: Interest, mode: Mode)
+        case reregister(token: Token, interest: Interest, mode: Mode)
+        case deregister(token: Token)
+        case waker(token: Token)
+        case wake(token: Token, session: String?)
+        /// `timeoutMilliseconds` nil: wait until an event comes.
+        case poll(timeoutMilliseconds: UInt64?, maxEvents: Int)
+        case fetch(token: Token, deregister: Bool)
+        case list
+        case stats
+        case end
+        case ping
+
+        public var op: Op {
+            switch self {
+            case .hello: return .hello
+            case .register: return .register
+            case .reregister: return .reregister
+            case .deregister: return .deregister
+            case .waker: return .waker
+            case .wake: return .wake
+            case .poll: return .poll
+            case .fetch: return .fetch
+            case .list: return .list
+            case .stats: return .stats
+            case .end: return .end
+            case .ping: return .ping
+            }
+        }
+
+        /// The only operation that takes an fd.
+        public var takesFd: Bool { op.takesFd }
+    }
+
+    public var id: RequestID?
+    public var operation: Operation
+
+    public init(id: RequestID?, _ operation: Operation) {
+        self.id = id
+        self.operation = operation
+    }
+}
+
+/// A request line that failed to decode: the error to reply with, and the
+/// id if it could be read.
+public struct DecodeFailure: Error, Equatable, Sendable {
+    public var id: RequestID?
+    public var error: ProtocolError
+}
+
+/// Session names: 1 to 64 bytes of `[A-Za-z0-9._-]`, per uid.
+public enum SessionName {
+    public static func isValid(_ name: String) -> Bool {
+        let bytes = name.utf8
+        return (1...64).contains(bytes.count) && bytes.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+import MioCore
+import MioSystem
+import Protocol
+@testable import MioServer
+
+@Suite("Outbound: what a connection has yet to send")
+struct OutboundTests {
+    /// Reads what the peer end has, without waiting.
+    func drain(_ fd: Int32) -> [UInt8] {
+        var all: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while case .done(let n)? = try? Sys.read(fd, into: &buffer, count: buffer.count), n > 0 {
+            all += buffer.prefix(n)
+        }
+        return all
+    }
+
+    @Test("lines queued while the socket is full all arrive, in order, after compaction")
+    func compactionKeepsOrder() throws {
+        let (mine, peer) = try Sys.socketPair(flags: O_NONBLOCK)
+        defer { Sys.close(mine); Sys.close(peer) }
+        var outbound = Outbound()
+        var expected: [UInt8] = []
+        var received: [UInt8] = []
+        for token in 0..<20_000 {
+            let event = ReadinessEvent(token: Token(UInt64(token)), readiness: .readable)
+            let before = outbound.writer.bytes.count
+            outbound.writer.eventLine(event)
+            expected += outbound.writer.bytes[before...]
+            if token % 1000 == 999 {
+                _ = outbound.flush(to: mine)
+                received += drain(peer)
+            }
+        }
+        while !outbound.isEmpty {
+            _ = outbound.flush(to: mine)
+            received += drain(peer)
+        }
+        #expect(received == expected)
+    }
+
+    @Test("past the byte cap it reports full; drained, not")
+    func cap() throws {
+        let (mine, peer) = try Sys.socketPair(flags: O_NONBLOCK)
+        defer { Sys.close(mine); Sys.close(peer) }
+        var outbound = Outbound()
+        while !outbound.isFull { outbound.writer.reply(id: nil, .token(7)) }
+        #expect(outbound.pendingByteCount >= Outbound.byteCap)
+        while !outbound.isEmpty {
+            _ = outbound.flush(to: mine)
+            _ = drain(peer)
+        }
+        #expect(!outbound.isFull)
+    }
+}

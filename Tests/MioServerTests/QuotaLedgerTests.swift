@@ -1,0 +1,38 @@
+import Testing
+@testable import MioServer
+
+@Suite("The quota ledger: counts per uid and in total, the limits' messages")
+struct QuotaLedgerTests {
+    @Test("a uid at zero is dropped; totals follow")
+    func counts() {
+        var count = PerUIDCount()
+        count.increment(5)
+        count.increment(5)
+        count.increment(6)
+        #expect(count[5] == 2 && count.total == 3)
+        count.decrement(5)
+        count.decrement(5)
+        count.decrement(5)  // below zero: ignored
+        #expect(count[5] == 0 && count.total == 1)
+    }
+
+    @Test("limits refuse at the cap, naming it; every change marks the status")
+    func limits() {
+        var configuration = ServerConfiguration()
+        configuration.maxConnectionsPerUID = 1
+        configuration.maxRegistrationsPerUID = 2
+        configuration.maxRegistrationsTotal = 3
+        let ledger = QuotaLedger(limits: configuration)
+        ledger.statusChanged = false
+        #expect(ledger.refusalOfConnection(uid: 1) == nil)
+        ledger.add(.connection, uid: 1)
+        #expect(ledger.statusChanged)
+        #expect(ledger.refusalOfConnection(uid: 1)?.code == .limitExceeded)
+        ledger.add(.registration(ownFd: false), uid: 1)
+        ledger.add(.registration(ownFd: true), uid: 1)
+        #expect(ledger.refusalOfRegistration(uid: 1)?.message.contains("2 registrations") == true)
+        ledger.add(.registration(ownFd: false), uid: 2)
+        #expect(ledger.refusalOfRegistration(uid: 3)?.message.contains("3 registrations") == true)
+        #expect(ledger.registrationCount == 3 && ledger.clientFdCount == 2)
+    }
+}

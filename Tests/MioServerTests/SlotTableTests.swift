@@ -1,0 +1,40 @@
+import Testing
+import MioCore
+@testable import MioServer
+
+@Suite("The daemon's internal tokens: slot and generation")
+struct SlotTableTests {
+    @Test("a removed token goes stale, even once its slot is reused")
+    func staleAfterReuse() {
+        var table = SlotTable<String>()
+        let first = table.insert("a")
+        #expect(table.lookup(first) == "a")
+        #expect(table.remove(first) == "a")
+        #expect(table.lookup(first) == nil)
+        let second = table.insert("b")
+        #expect(second != first, "same slot, new generation")
+        #expect(second.rawValue & 0xFFFF_FFFF == first.rawValue & 0xFFFF_FFFF)
+        #expect(table.lookup(first) == nil)
+        #expect(table.lookup(second) == "b")
+        #expect(table.count == 1)
+    }
+
+    @Test("replace keeps the token; a stale token replaces nothing")
+    func replace() {
+        var table = SlotTable<Int>()
+        let token = table.insert(1)
+        table.replace(token, with: 2)
+        #expect(table.lookup(token) == 2)
+        table.remove(token)
+        table.replace(token, with: 3)
+        #expect(table.lookup(token) == nil)
+        #expect(table.count == 0)
+    }
+
+    @Test("tokens of an empty table, and tokens never issued, find nothing")
+    func neverIssued() {
+        let table = SlotTable<Int>()
+        #expect(table.lookup(Token(0)) == nil)
+        #expect(table.lookup(Token(UInt64.max)) == nil)
+    }
+}
