@@ -1,5 +1,6 @@
 import Glibc
 import MioCore
+import MioSystem
 
 /// A writer thread writes one byte to each pipe per round; the poll loop
 /// drains every pipe it gets an event for, and when all were seen lets the

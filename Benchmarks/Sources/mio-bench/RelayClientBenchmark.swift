@@ -1,6 +1,7 @@
 import Glibc
 import MioClient
 import MioCore
+import MioSystem
 import Protocol
 
 /// The relay round trip driven by the Swift client library instead of the
