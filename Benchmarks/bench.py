@@ -35,6 +35,7 @@ Environment:
                         client on CPU 0; default: everything on CPU 0
                         (`taskset -c 0`). core_fanout's two threads: CPUs 0,1.
   BENCH_IDLE_SECONDS=S  the idle window (default 10)
+  MIO_DAEMON_BIN=PATH   the daemon to measure (default .build/release/mio-daemon)
 
 Ratios compare medians (ours / baseline). Absolute limits (memory, slow
 reader, idle, start) must hold in every run, so they are judged on the
@@ -56,7 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 C_DIR = ROOT / "Benchmarks" / "c"
 BIN = ROOT / "Benchmarks" / "bin"
 RELEASE = ROOT / ".build" / "release"
-DAEMON = RELEASE / "mio-daemon"
+# MIO_DAEMON_BIN: another daemon binary (to compare builds in one way).
+DAEMON = Path(os.environ.get("MIO_DAEMON_BIN") or RELEASE / "mio-daemon")
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 SPLIT = os.environ.get("BENCH_SPLIT") == "1"
 SERVER_CPU = "1" if SPLIT else "0"

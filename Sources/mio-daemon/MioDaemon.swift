@@ -14,6 +14,8 @@ struct MioDaemon: ParsableCommand {
         abstract: "Holds file descriptors for its clients and tells them, as JSON lines, when they are ready.",
         discussion: """
             Try it: socat - UNIX-CONNECT:$SOCKET, then type {"op":"ping"}.
+            Persistent sessions survive a restart or crash of the daemon only under a service manager \
+            with an fd store (systemd: mio-daemon.service); run by hand, they live as long as this process.
             Socket path, in order: --socket, $MIO_SOCKET, /run/mio-daemon/mio.sock (root or socket \
             activation), $XDG_RUNTIME_DIR/mio-daemon/mio.sock, /tmp/mio-daemon-$UID/mio.sock.
             """)
@@ -87,6 +89,7 @@ struct MioDaemon: ParsableCommand {
         }
         configuration.maxRegistrationsTotal = ServerConfiguration.registrationsAllowed(byOpenFileLimit: raiseOpenFileLimit(logger))
         configuration.watchdogInterval = notifier?.watchdogInterval
+        logPersistence(notifier: notifier, configuration: configuration, logger: logger)
 
         let inherited = SocketActivation.take(logger: logger)
         let listener: ListeningSocket
@@ -110,6 +113,19 @@ struct MioDaemon: ParsableCommand {
             throw ExitCode(1)
         }
         listener.removeSocketFile()
+    }
+
+    /// Says where persistent sessions live: in the service manager's fd
+    /// store (they survive any end of the daemon), or only in this process.
+    private func logPersistence(notifier: SystemdNotifier?, configuration: ServerConfiguration, logger: Logger) {
+        guard notifier != nil else {
+            logger.notice("no service manager ($NOTIFY_SOCKET is unset): persistent sessions outlive their clients, not this process; run under systemd (mio-daemon.service) to keep them across a restart or crash")
+            return
+        }
+        // systemd 254 and later say how many fds the store holds.
+        if let capacity = Environment.get("FDSTORE").flatMap(Int.init), capacity < configuration.maxRegistrationsTotal {
+            logger.warning("the fd store holds \(capacity) fds (FileDescriptorStoreMax=), fewer than the \(configuration.maxRegistrationsTotal) registrations the limits allow: persistent registrations past it would not survive a restart")
+        }
     }
 
     /// Raises the soft open-file limit to the hard one (docs/protocol.md, "Peers, permissions and limits") and

@@ -31,6 +31,7 @@ extension Server {
     /// Runs each scheduled connection's queued requests and reads more,
     /// within a budget; those with work left stay scheduled for next turn.
     func serviceScheduled() {
+        fdStore.newTurn()
         queue.serviceScheduled { connection in
             guard !connection.isClosed else { return }
             if service(connection) { queue.schedule(connection) }
@@ -45,6 +46,8 @@ extension Server {
         while true {
             while connection.hasQueuedLines {
                 guard connection.canProcess else { return false }
+                // PID 1 takes at most so many fd store operations a turn.
+                guard fdStore.hasBudget else { return true }
                 process(connection.nextLine(), on: connection)
             }
             guard connection.canProcess, connection.mayRead else { return false }

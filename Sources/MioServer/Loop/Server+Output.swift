@@ -105,7 +105,8 @@ extension Server {
             waiting = waiting.filter { !$0.isClosed && $0.hasUnsentOutput }
         }
         for connection in Array(connections.values) { close(connection, reason: "daemon stopping") }
-        storePersistentSessions()
+        // The fd store keeps the persistent sessions' fds for the next start.
+        fdStore.freeze()
         for session in Array(sessions.named.values) { destroy(session) }
         ClientFdCloser.shared.drain()
         logger.info("stopped")

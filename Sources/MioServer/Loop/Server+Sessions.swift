@@ -19,6 +19,7 @@ extension Server {
     /// Stops watching a registration that its session already dropped, and
     /// lets go of its fd (closed, or kept by the caller who took it first).
     func release(_ registration: Registration) {
+        fdStore.remove(registration)
         watches.unwatch(registration.internalToken, fd: registration.fd)
         registration.close()
         ledger.remove(.registration(ownFd: registration.isWaker), uid: registration.session.uid)
@@ -28,6 +29,14 @@ extension Server {
     func add(_ registration: Registration, to session: Session) {
         session.add(registration)
         ledger.add(.registration(ownFd: registration.isWaker), uid: session.uid)
+        if session.persistent { fdStore.store(registration) }
+    }
+
+    /// The session outlives its connections from now on, and under a
+    /// service manager its fds go to the fd store.
+    func makePersistent(_ session: Session) {
+        session.persistent = true
+        for registration in session.registrations.values { fdStore.store(registration) }
     }
 
     /// Moves `connection` into a fresh anonymous session, after it lost

@@ -35,9 +35,8 @@ public final class Server {
     let startedAt = ContinuousClock.now
     var timers = LoopTimers()
     var stopping = false
-    /// Names of stored fds taken back at start, removed from the store when
-    /// the current set is stored at stop.
-    var restoredNames: Set<String> = []
+    /// The service manager's fd store, kept equal to the persistent sessions' fds.
+    let fdStore: FdStoreMirror
 
     /// - Parameters:
     ///   - listener: a listening `AF_UNIX` stream socket.
@@ -52,6 +51,7 @@ public final class Server {
         events = try Events(capacity: 1024)
         watches = WatchTable(registry: poll.registry)
         ledger = QuotaLedger(limits: configuration)
+        fdStore = FdStoreMirror(manager: serviceManager)
         sessions = SessionTable(ledger: ledger)
         listener = Listener(fd: listenerFd)
         Sys.ignoreSignal(SIGPIPE)

@@ -2,51 +2,71 @@ import MioCore
 import MioSystem
 import Protocol
 
-/// Persistent sessions across a restart of the daemon: at stop their fds go
-/// to the service manager's fd store (`FDSTORE=1`), at start they come back
-/// (`LISTEN_FDS`/`LISTEN_FDNAMES`) and are registered again, so a client
-/// re-attaching finds every registration and the readiness of meanwhile.
+/// Persistent sessions across any end of the daemon: their fds are kept in
+/// the service manager's fd store all along (``FdStoreMirror``); at start
+/// they come back (`LISTEN_FDS`/`LISTEN_FDNAMES`) and are registered again,
+/// so a client re-attaching finds every registration and the readiness of
+/// meanwhile.
 extension Server {
-    /// Takes back what the fd store kept. A bad entry is logged and closed;
-    /// the daemon starts all the same.
+    /// Takes back what the fd store kept. Each fd stays in the store under
+    /// its name while it is held; a bad entry, a refused one and a second
+    /// copy of a name are closed and leave the store. The daemon starts all
+    /// the same.
     func restore(_ inherited: [InheritedFd]) {
         var restored = 0
+        var kept: [String: Registration] = [:]
+        var duplicated: Set<String> = []
         for item in inherited {
             let fd = ClientFd(adopting: item.fd)
             guard let stored = StoredRegistration(name: item.name) else {
                 logger.warning("fd store: \"\(item.name)\" is not a name of ours; closing fd \(item.fd)")
+                fdStore.forget(name: item.name)
                 continue
             }
-            restoredNames.insert(item.name)
-            if let problem = restore(stored, fd: fd) {
+            if kept[item.name] != nil {
+                logger.warning("fd store: \(item.name) came twice; keeping the first")
+                duplicated.insert(item.name)
+                continue
+            }
+            switch restore(stored, named: item.name, fd: fd) {
+            case .failure(let problem):
                 logger.warning("fd store: cannot restore \(item.name): \(problem); closing it")
-            } else {
+                fdStore.forget(name: item.name)
+            case .success(let registration):
+                kept[item.name] = registration
                 restored += 1
             }
+        }
+        // The store holds every copy under a duplicated name: remove them
+        // all, then store the one kept.
+        for name in duplicated.sorted() {
+            guard let registration = kept[name] else { continue }
+            fdStore.remove(registration)
+            fdStore.store(registration)
         }
         if !inherited.isEmpty {
             logger.info("fd store: \(restored) of \(inherited.count) registrations restored")
         }
     }
 
-    /// Registers one stored fd again; returns why not, if it cannot be (the
-    /// fd is then closed).
-    private func restore(_ stored: StoredRegistration, fd: consuming ClientFd) -> String? {
+    /// Registers one stored fd again, in its session (made persistent);
+    /// on failure the fd is closed and the reason returned.
+    private func restore(_ stored: StoredRegistration, named name: String, fd: consuming ClientFd) -> Result<Registration, RestoreFailure> {
         let session: Session
         switch sessions.findOrMakeNamed(Session.Key(uid: stored.uid, name: stored.session)) {
-        case .failure(let refusal): return refusal.message
+        case .failure(let refusal): return .failure(RestoreFailure(refusal.message))
         case .success(let found): session = found
         }
         session.persistent = true
-        if let refusal = refusalOfRegistration(stored.token, in: session) { return refusal.message }
+        if let refusal = refusalOfRegistration(stored.token, in: session) { return .failure(RestoreFailure(refusal.message)) }
         let kind: ClientFdKind
         switch ClientFdKind.classify(fd.raw) {
-        case .failure(let error): return error.message
+        case .failure(let error): return .failure(RestoreFailure(error.message))
         case .success(let found): kind = found
         }
         // A waker is the daemon's eventfd; a client's fd may be of any allowed kind (an eventfd too).
-        if stored.isWaker && kind != .eventfd { return "a waker must be an eventfd, this is a \(kind.rawValue)" }
-        if kind == .socket, isConnectedToListener(fd.raw) { return "a socket connected to the daemon itself" }
+        if stored.isWaker && kind != .eventfd { return .failure(RestoreFailure("a waker must be an eventfd, this is a \(kind.rawValue)")) }
+        if kind == .socket, isConnectedToListener(fd.raw) { return .failure(RestoreFailure("a socket connected to the daemon itself")) }
         let registration: Registration
         do {
             if stored.isWaker {
@@ -73,29 +93,17 @@ extension Server {
                                                                mode: stored.mode, as: .registration(registration))
             }
         } catch {
-            return "\(error)"
+            return .failure(RestoreFailure("\(error)"))
         }
+        // Already in the store under its name: counted, not stored again.
+        registration.storedName = name
         add(registration, to: session)
-        return nil
+        return .success(registration)
     }
+}
 
-    /// At stop: every registration of a persistent session goes to the fd
-    /// store under its name (the store keeps its own copy of the fd); names
-    /// taken back at start and no longer held are removed from it.
-    func storePersistentSessions() {
-        guard let serviceManager else { return }
-        var current: [(fd: Int32, name: String)] = []
-        for session in sessions.persistentSessions {
-            for registration in session.registrations.values {
-                let stored = StoredRegistration(uid: session.uid, session: session.name ?? "", token: registration.token,
-                                                interest: registration.interest, mode: registration.mode,
-                                                isWaker: registration.isWaker)
-                current.append((registration.fd, stored.name))
-            }
-        }
-        // Remove first, so that a name stored again is not kept twice.
-        for name in restoredNames.union(current.map(\.name)).sorted() { serviceManager.removeStored(name: name) }
-        for entry in current { serviceManager.store(entry.fd, name: entry.name) }
-        if !current.isEmpty { logger.info("fd store: \(current.count) registrations of persistent sessions stored") }
-    }
+/// Why a stored fd could not be registered again.
+struct RestoreFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

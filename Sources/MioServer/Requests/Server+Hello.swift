@@ -36,7 +36,7 @@ extension Server {
             session.connection = connection
             connection.session = session
         }
-        if hello.persist { session.persistent = true }  // once persistent, until `end`
+        if hello.persist { makePersistent(session) }  // once persistent, until `end`
         session.deliveryMode = hello.delivery ?? .stream
         // Readiness that waited for this session goes out right after the reply.
         if session.hasPending { queue.markDirty(session) }

@@ -39,6 +39,7 @@ extension Server {
         }
         registration.interest = interest
         registration.mode = mode
+        fdStore.rename(registration)
         return .reply(.token(token))
     }
 

@@ -25,6 +25,10 @@ final class Registration {
     var interest: Interest
     var mode: Mode
 
+    /// The name its fd is kept under in the service manager's fd store, while
+    /// it is there (a registration of a persistent session under a manager).
+    var storedName: String?
+
     /// Readiness not yet sent, OR-ed since the last send.
     var pending: Readiness = []
     /// False once removed from its session: a pending-queue entry for it is skipped.
