@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from support import assert_error, assert_ok, line
+from raw_connection import line
+from replies import assert_error, assert_ok
 
 
 def provoke(daemon, fds, tmp_path, code):

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from support import QUIET_S, TIME_SCALE, assert_error, assert_ok, line
+from raw_connection import line
+from replies import assert_error, assert_ok
+from timing import QUIET_S, TIME_SCALE
 
 
 def test_ping_reply_is_one_json_line(daemon):

@@ -8,7 +8,9 @@ import time
 import pytest
 
 from mio_client import MioError
-from support import assert_error, assert_ok, line, wait_until
+from raw_connection import line
+from replies import assert_error, assert_ok
+from timing import wait_until
 
 
 def code_of(fn, *args, **kwargs):

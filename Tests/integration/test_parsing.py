@@ -3,7 +3,8 @@ order in which errors are reported."""
 
 import pytest
 
-from support import assert_error, assert_ok, line
+from raw_connection import line
+from replies import assert_error, assert_ok
 
 MAX_U64 = 18446744073709551615
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from support import wait_readable
+from timing import wait_readable
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another uid")
 

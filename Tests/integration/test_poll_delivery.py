@@ -8,7 +8,9 @@ import time
 import pytest
 
 from mio_client import MioError
-from support import QUIET_S, TIME_SCALE, assert_error, assert_ok, line, ready
+from raw_connection import line
+from replies import assert_error, assert_ok, ready
+from timing import QUIET_S, TIME_SCALE
 
 
 def poll_event(token, **flags):

@@ -8,7 +8,9 @@ import socket
 import pytest
 
 from mio_client import MioError
-from support import assert_error, assert_ok, eventfd, inotify, line, pidfd_getfd, signalfd, timerfd
+from mio_testkit import eventfd, inotify, pidfd_getfd, signalfd, timerfd
+from raw_connection import line
+from replies import assert_error, assert_ok
 
 
 def interest_set(entry):

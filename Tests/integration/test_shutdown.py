@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from support import TIME_SCALE, assert_ok, line
+from raw_connection import line
+from replies import assert_ok
+from timing import TIME_SCALE
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from support import assert_ok, line, ready, wait_readable
+from raw_connection import line
+from replies import assert_ok, ready
+from timing import wait_readable
 
 pytestmark = pytest.mark.skipif(shutil.which("socat") is None, reason="socat not installed")
 

@@ -3,7 +3,8 @@
 import pytest
 
 from mio_client import MioError
-from support import QUIET_S, ready
+from replies import ready
+from timing import QUIET_S
 
 
 def test_waker_and_wake_same_connection(daemon):
