@@ -198,7 +198,8 @@ def test_half_line_with_fds_then_sigkill(daemon: Daemon, probes: PipeProbes, nfd
         daemon.ping_fresh()
         if messages == 1:
             # one batch: held with its unfinished line (later batches on the
-            # same line are closed at once, protocol.md §5.2)
+            # same line are closed at once; docs/protocol.md,
+            # "How the daemon matches fds to lines")
             probes.assert_held("while the child lives")
         child.send_signal(signal.SIGKILL)
         child.wait(5)

@@ -1,6 +1,7 @@
 """Fds where they do not belong: 253 in one message, fds with one-byte
 messages, fds on every kind of request, and fds arriving when the daemon is
-at its open-file limit (protocol.md §2)."""
+at its open-file limit (docs/protocol.md, "Passing
+file descriptors")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Fds the daemon must refuse, or must handle with care: its own sockets,
 regular files, directories, O_PATH, /dev/null, signalfd; and epoll fds that
-hold other fds of the client (protocol.md §2)."""
+hold other fds of the client (docs/protocol.md, "What can be registered")."""
 
 from __future__ import annotations
 

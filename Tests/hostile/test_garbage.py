@@ -1,6 +1,6 @@
 """Garbage on the wire: random bytes, NULs, invalid UTF-8, huge lines,
 absurd nesting, several values on a line, out-of-range and mistyped
-numbers. Each gets its error (protocol.md §1, §2 strict parsing) and the
+numbers. Each gets its error (docs/protocol.md, "Connecting and framing" and "Strict parsing") and the
 connection goes on."""
 
 from __future__ import annotations

@@ -307,7 +307,7 @@ def test_pipelined_fetches_unread(daemon_factory, nofile) -> None:
 def test_pipelined_fetches_unread_do_not_eat_the_fd_reserve(daemon_factory) -> None:
     """Each unsent fetch reply holds a copy of the fd in the daemon. A client
     that pipelines fetches and never reads must not be able to use up the
-    daemon's open-file limit: protocol.md §7/§11.3 keep a reserve of
+    daemon's open-file limit: docs/protocol.md, "Limits", keeps a reserve of
     max(64, N/8) fds for connections and fds in transit. Here (N = 1024)
     one connection pipelines 3000 fetches, waits, then 400 more; a fresh
     client must still get in, and another connection's register must still

@@ -1,4 +1,4 @@
-"""§3 error codes: every code a client can provoke, each on a connection
+"""Error codes (docs/protocol.md, "Error codes"): every code a client can provoke, each on a connection
 that stays usable, with the request's fds closed."""
 
 import os

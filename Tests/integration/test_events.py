@@ -1,4 +1,4 @@
-"""§4 events: the exact line format, each flag, edge and oneshot modes, and
+"""Events (docs/protocol.md, "Events"): the exact line format, each flag, edge and oneshot modes, and
 ordering against register/deregister replies."""
 
 import json

@@ -1,4 +1,4 @@
-"""§2 file descriptors: which request gets which fds, and every fd the daemon
+"""File descriptors (docs/protocol.md, "Passing file descriptors"): which request gets which fds, and every fd the daemon
 receives is held by one registration or closed — counted in /proc/<pid>/fd."""
 
 import os

@@ -1,4 +1,4 @@
-"""§3 fetch: the held fd comes back by SCM_RIGHTS with the reply line, with
+"""fetch (docs/protocol.md, "Receiving an fd (`fetch`)" and "`fetch`"): the held fd comes back by SCM_RIGHTS with the reply line, with
 and without deregister; the fetched fd is a working duplicate."""
 
 import json

@@ -1,5 +1,6 @@
-"""§1 transport and framing: one JSON object per line, CRLF, blank lines,
-max_line, pipelining, end of input; §3 id echo."""
+"""Framing (docs/protocol.md, "Connecting and framing"): one JSON object per
+line, CRLF, blank lines, max_line, pipelining, end of input; id echo
+("Requests")."""
 
 import json
 import time

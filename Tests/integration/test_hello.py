@@ -1,4 +1,4 @@
-"""§3 hello: reply fields, limits, protocol version, session names, delivery,
+"""hello (docs/protocol.md, "`hello`"): reply fields, limits, protocol version, session names, delivery,
 and wrong_state after register/waker."""
 
 import pytest

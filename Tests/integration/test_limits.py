@@ -1,4 +1,4 @@
-"""§6/§7 caps: --max-registrations-per-uid, --max-sessions-per-uid,
+"""Caps (docs/protocol.md, "Limits" and "Connections per uid"): --max-registrations-per-uid, --max-sessions-per-uid,
 --max-connections-per-uid, --max-line; past a cap: limit_exceeded."""
 
 import json

@@ -1,4 +1,4 @@
-"""§2 strict parsing: integers, UTF-8, trailing text, nesting depth; the
+"""Strict parsing (docs/protocol.md, "Strict parsing" and "Which error wins"): integers, UTF-8, trailing text, nesting depth; the
 order in which errors are reported."""
 
 import pytest

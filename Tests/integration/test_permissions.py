@@ -1,4 +1,4 @@
-"""§7 peers and permissions: root, the daemon's uid, --allow-uid,
+"""Peers and permissions (docs/protocol.md, "Who may connect"): root, the daemon's uid, --allow-uid,
 --allow-gid (primary or supplementary group); others get permission_denied
 (no id) and are disconnected; sessions belong to a uid.
 

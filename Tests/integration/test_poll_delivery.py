@@ -1,4 +1,5 @@
-"""§3/§4 delivery "poll": events come in the poll reply, without the
+"""Delivery "poll" (docs/protocol.md, "`poll`" and "Delivery, backpressure and
+coalescing"): events come in the poll reply, without the
 "event" key; timeout_ms and max_events; poll blocks later requests."""
 
 import os

@@ -1,6 +1,6 @@
-"""§8 process behaviour: the socket file and its directory, stale sockets,
+"""Running the daemon (docs/protocol.md, "Running the daemon"): the socket file and its directory, stale sockets,
 a second daemon on a live socket, socket activation, sd_notify, logs, and
-§7 RLIMIT_NOFILE."""
+RLIMIT_NOFILE ("Limits")."""
 
 import os
 import resource

@@ -1,4 +1,5 @@
-"""§2/§3 register, reregister, deregister, list: kinds accepted, kinds
+"""register, reregister, deregister, list (docs/protocol.md, "What can be
+registered" and "Operations"): kinds accepted, kinds
 refused (not_pollable), the daemon's own sockets refused (bad_fd)."""
 
 import os

@@ -1,4 +1,4 @@
-"""§8 SIGTERM/SIGINT: {"event":"shutdown"} to every connection, exit 0,
+"""SIGTERM/SIGINT (docs/protocol.md, "Signals, shutdown, exit status"): {"event":"shutdown"} to every connection, exit 0,
 socket file removed."""
 
 import os

@@ -1,4 +1,4 @@
-"""§1 from a shell: socat, end of input, half-closed clients that keep
+"""From a shell (docs/protocol.md, "Quick start" and "End of input"): socat, end of input, half-closed clients that keep
 watching a session."""
 
 import json

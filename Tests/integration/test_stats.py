@@ -1,4 +1,4 @@
-"""§3 stats, list, end, ping."""
+"""stats, list, end, ping (docs/protocol.md, "Operations")."""
 
 import os
 

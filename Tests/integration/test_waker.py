@@ -1,4 +1,4 @@
-"""§3 waker and wake, within a session and across sessions of the same uid."""
+"""waker and wake (docs/protocol.md, "`waker`" and "`wake`"), within a session and across sessions of the same uid."""
 
 import pytest
 
