@@ -46,11 +46,13 @@
  *                    "session_taken"). The connection carries on in a fresh
  *                    anonymous session without the old registrations.
  *     -ESHUTDOWN     the daemon is stopping (notice "shutdown"), -ECONNRESET
- *                    the daemon closed the connection, -EPIPE a send found it
- *                    closed, -EIO a request line was only partly sent before
- *                    its timeout, -EMSGSIZE the daemon sent a line longer than
- *                    16 MiB. After any of these the connection is dead: every
- *                    later call returns the same value. Close it.
+ *                    the daemon closed the connection, -EIO a request line
+ *                    was only partly sent before its timeout, -EMSGSIZE the
+ *                    daemon sent a line longer than 16 MiB. After any of these
+ *                    the connection is dead: every later call returns the
+ *                    same value. Close it. (A request that finds the
+ *                    connection closed returns -EPROTO instead when the
+ *                    daemon said why first, e.g. "permission_denied".)
  *     -ENOMEM, and the errno of a failed socket()/connect()/sendmsg()/
  *                    recvmsg() (e.g. -ENOENT, -ECONNREFUSED, -EACCES from
  *                    mio_client_connect when no daemon listens).

@@ -147,3 +147,14 @@ long mioc_input_receive(struct mioc_input *in, int sock, int flags) {
     if (n == 0) return -ECONNRESET;
     return (long)n;
 }
+
+long mioc_input_read(struct mioc_input *in, int sock, int flags) {
+    int r = make_room(in);
+    if (r < 0) return r;
+    ssize_t n = flags ? recv(sock, in->buf + in->end, in->cap - in->end, flags)
+                      : read(sock, in->buf + in->end, in->cap - in->end);
+    if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (n == 0) return -ECONNRESET;
+    in->end += (size_t)n;
+    return (long)n;
+}

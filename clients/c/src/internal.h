@@ -58,10 +58,15 @@ bool mioc_input_peek(struct mioc_input *in, struct mioc_line *line);
 /* Consumes the line last peeked; closes its fds that nobody kept. */
 void mioc_input_consume(struct mioc_input *in, const struct mioc_line *line);
 bool mioc_input_has_line(const struct mioc_input *in);
-/* One recvmsg() (MSG_CMSG_CLOEXEC | flags). Returns the bytes read, or a
- * negative errno: -EAGAIN (only with MSG_DONTWAIT), -EINTR, -ECONNRESET at
- * end of stream, -EMSGSIZE for a line past MIOC_MAX_LINE, -ENOMEM. */
+/* One recvmsg() (MSG_CMSG_CLOEXEC | flags), fds kept for their line.
+ * Returns the bytes read, or a negative errno: -EAGAIN (only with
+ * MSG_DONTWAIT), -EINTR, -ECONNRESET at end of stream, -EMSGSIZE for a
+ * line past MIOC_MAX_LINE, -ENOMEM. */
 long mioc_input_receive(struct mioc_input *in, int sock, int flags);
+/* The same without a control buffer: read(2), or recv(2) with flags. The
+ * kernel closes any fds that come (only fetch replies carry one, and those
+ * are read by mio_client_fetch with mioc_input_receive). */
+long mioc_input_read(struct mioc_input *in, int sock, int flags);
 
 /* ---- events kept while a request waits (event_queue.c) ---- */
 

@@ -133,7 +133,9 @@ static int send_line(mio_client *c, int fd, int64_t deadline_ms) {
             if (!sent_any) return r == 0 ? -ETIMEDOUT : r;
             err = EIO;  // half a line went out: the stream cannot be trusted
         }
-        if (err == EPIPE || err == ECONNRESET || sent_any) return mioc_kill(c, err);
+        // The daemon closed the connection: one errno for it, however seen.
+        if (err == EPIPE || err == ECONNRESET) return mioc_kill(c, ECONNRESET);
+        if (sent_any) return mioc_kill(c, err);
         return -err;  // nothing sent (e.g. EBADF for the fd): the connection is fine
     }
     return 0;
@@ -194,12 +196,20 @@ static int await_reply(mio_client *c, uint64_t id, int *fd_out, int64_t deadline
     }
 }
 
+/* The daemon closed the connection under a send: what it said first (such
+ * as permission_denied right after connect) is still in the socket. */
+static int reason_for_close(mio_client *c, uint64_t id) {
+    while (mioc_input_receive(&c->in, c->sock, MSG_DONTWAIT) > 0) {}
+    return await_reply(c, id, NULL, mioc_now_ms());
+}
+
 /* Sends the line built in c->out and waits for its reply. */
 static int exchange(mio_client *c, uint64_t id, int fd, int *fd_out) {
     int r = out_append(c, "}\n", 2);
     if (r < 0) return r;
     int64_t deadline_ms = c->timeout_ms < 0 ? -1 : mioc_now_ms() + c->timeout_ms;
     r = send_line(c, fd, deadline_ms);
+    if (r == -ECONNRESET) return reason_for_close(c, id);
     if (r < 0) return r;
     return await_reply(c, id, fd_out, deadline_ms);
 }

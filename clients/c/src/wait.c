@@ -1,8 +1,8 @@
 /* mio_client_wait: the events kept by requests first, then buffered lines,
  * then one receive. This is the hot path of every event loop: no
- * allocation, no json-c for the daemon's own event lines, one recvmsg() per
+ * allocation, no json-c for the daemon's own event lines, one read(2) per
  * call on the blocking socket when there is no timeout, poll(2) first only
- * when there is one. */
+ * when there is one. No control buffer: event lines carry no fds. */
 #include "internal.h"
 
 #include <errno.h>
@@ -87,7 +87,7 @@ int mio_client_wait(mio_client *c, mio_event *events, size_t capacity, int timeo
         if (c->dead) return -c->dead;
         long got;
         if (timeout_ms < 0) {
-            got = mioc_input_receive(&c->in, c->sock, 0);
+            got = mioc_input_read(&c->in, c->sock, 0);
         } else {
             if (timeout_ms > 0) {
                 struct pollfd p = {.fd = c->sock, .events = POLLIN};
@@ -95,7 +95,7 @@ int mio_client_wait(mio_client *c, mio_event *events, size_t capacity, int timeo
                 if (r == 0) return 0;
                 if (r < 0) return -errno;
             }
-            got = mioc_input_receive(&c->in, c->sock, MSG_DONTWAIT);
+            got = mioc_input_read(&c->in, c->sock, MSG_DONTWAIT);
             if (got == -EAGAIN) {
                 if (timeout_ms == 0 || mioc_remaining_ms(deadline_ms) == 0) return 0;
                 continue;

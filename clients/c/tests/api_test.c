@@ -664,6 +664,12 @@ static void case_permission_denied(void) {
     IS(mio_client_wait(c, ev, 4, 3000), -ECONNRESET);
     IS(mio_client_waker(c, 1), -ECONNRESET);
     mio_client_close(c);
+    // Once the daemon has closed, the send fails; the reason is still read.
+    c = connect_client();
+    sleep_ms(200);
+    REFUSED(c, mio_client_waker(c, 1), "permission_denied");
+    IS(mio_client_wait(c, ev, 4, 0), -ECONNRESET);
+    mio_client_close(c);
 }
 
 // Prints the default path, then uses the daemon found there.
