@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Event flags, mapped as mio maps epoll")
 struct EventMappingTests {
-    @Test("the mapping of protocol §4, bit by bit")
+    @Test("the mapping of docs/protocol.md, \"From epoll bits to flags\", bit by bit")
     func mapping() {
         func event(_ bits: UInt32) -> Event { Event(token: Token(0), epollEvents: bits) }
         #expect(event(CMIO_EPOLLIN).isReadable)

@@ -27,7 +27,7 @@ private final class Harness {
     }
 }
 
-@Suite("Line framing and fd attachment (protocol §1–§2)")
+@Suite("Line framing and fd attachment (docs/protocol.md, \"Connecting and framing\" and \"Passing file descriptors\")")
 struct LineFramerTests {
     @Test("lines split on \\n, \\r\\n accepted, blank lines reported as blank")
     func splitting() {

@@ -15,7 +15,7 @@ private func operation(_ text: String, fds: Int = 0) -> Request.Operation? {
     try? decode(text, fds: fds).get().operation
 }
 
-@Suite("Strict request decoding (protocol §2–§3)")
+@Suite("Strict request decoding (docs/protocol.md, \"Strict parsing\" and \"Operations\")")
 struct RequestDecoderTests {
     @Test("each op decodes into its typed request")
     func ops() {

@@ -5,7 +5,7 @@ import subprocess
 import threading
 import time
 
-from conftest import REPO
+from binaries import REPO_ROOT as REPO
 
 
 def test_wait_on_fifo(daemon, tmp_path):
@@ -18,7 +18,7 @@ def test_wait_on_fifo(daemon, tmp_path):
             f.write("ping over fifo\n")
 
     threading.Thread(target=writer).start()
-    r = subprocess.run([str(REPO / "examples" / "wait-on-fifo.sh"), str(fifo)], env=daemon.env,
+    r = subprocess.run([str(REPO / "examples" / "wait-on-fifo.sh"), str(fifo)], env=daemon.client_env,
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 0, r
     assert r.stdout.strip() == "got: ping over fifo"
@@ -28,7 +28,7 @@ def test_keep_listener_across_server_restarts(daemon, tmp_path):
     path = str(tmp_path / "service.sock")
     baseline = daemon.fd_count()
     script = str(REPO / "examples" / "keep-listener.sh")
-    r = subprocess.run([script, "hold", path], env=daemon.env, capture_output=True, text=True, timeout=20)
+    r = subprocess.run([script, "hold", path], env=daemon.client_env, capture_output=True, text=True, timeout=20)
     assert r.returncode == 0, r
     assert daemon.settled_fd_count(baseline + 1) == baseline + 1
     # Two server "restarts": each fetches the same listening socket and serves a
@@ -37,7 +37,7 @@ def test_keep_listener_across_server_restarts(daemon, tmp_path):
     for _ in range(2):
         client = socket.socket(socket.AF_UNIX)
         client.connect(path)
-        r = subprocess.run([script, "serve"], env=daemon.env, capture_output=True, text=True, timeout=20)
+        r = subprocess.run([script, "serve"], env=daemon.client_env, capture_output=True, text=True, timeout=20)
         assert r.returncode == 0, r
         reply = client.recv(100).decode()
         assert reply.startswith("served by pid ")

@@ -6,12 +6,12 @@ import subprocess
 import threading
 import time
 
-from conftest import mioctl
+from mioctl_cli import mioctl
 
 
 def test_ping_stats_and_json(daemon):
     r = mioctl(daemon, "ping")
-    assert r.returncode == 0 and "answered" in r.stdout and daemon.socket in r.stdout, r
+    assert r.returncode == 0 and "answered" in r.stdout and daemon.socket_path in r.stdout, r
     r = mioctl(daemon, "ping", "--json")
     assert json.loads(r.stdout) == {"ok": True}
     r = mioctl(daemon, "stats")
@@ -63,7 +63,7 @@ def test_wait_ready_and_timeout(daemon):
 def test_watch_prints_events_until_interrupted(daemon):
     r_end, w_end = os.pipe()
     baseline = daemon.fd_count()
-    proc = subprocess.Popen([daemon.env["MIOCTL"], "watch", "--fd", f"3:42", "--json"], env=daemon.env,
+    proc = subprocess.Popen([daemon.client_env["MIOCTL"], "watch", "--fd", f"3:42", "--json"], env=daemon.client_env,
                             stdout=subprocess.PIPE, text=True, pass_fds=(3,),
                             preexec_fn=lambda: os.dup2(r_end, 3))
     try:
@@ -117,7 +117,7 @@ def test_hold_list_fetch_wake(daemon, tmp_path):
 
 def test_wake_from_mioctl_reaches_the_session(daemon):
     conn = socket.socket(socket.AF_UNIX)
-    conn.connect(daemon.socket)
+    conn.connect(daemon.socket_path)
     conn.sendall(b'{"op":"hello","session":"bell"}\n{"op":"waker","token":9}\n')
     buf = b""
     while buf.count(b"\n") < 2:

@@ -7,13 +7,13 @@ import subprocess
 
 import pytest
 
-from conftest import REPO
+from binaries import REPO_ROOT as REPO
 
 RECIPES = re.findall(r"```sh\n(.*?)\n```", (REPO / "docs" / "recipes.md").read_text(), re.S)
 
 
 def run(daemon, command, timeout=15):
-    return subprocess.run(["bash", "-c", command], env=daemon.env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(["bash", "-c", command], env=daemon.client_env, capture_output=True, text=True, timeout=timeout)
 
 
 def lines(out):
@@ -54,7 +54,7 @@ def test_watch_a_session_and_wake_it_from_another_connection(daemon):
     setup = """printf '%s\\n' '{"op":"hello","session":"demo","persist":true}' '{"op":"waker","token":9}' | socat -t 1 - UNIX-CONNECT:$MIO_SOCKET"""
     assert [o["ok"] for o in lines(run(daemon, setup).stdout)] == [True, True]
     # The watch recipe, as written (-t 60); the test stops it once the event came.
-    proc = subprocess.Popen(["bash", "-c", recipe("-t 60")], env=daemon.env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(["bash", "-c", recipe("-t 60")], env=daemon.client_env, stdout=subprocess.PIPE, text=True)
     try:
         hello = json.loads(proc.stdout.readline())
         assert hello["ok"] and hello["session"] == "demo"

@@ -1,47 +1,18 @@
-"""What every pytest suite of mio-daemon needs, once: watching the daemon
-process through /proc, waiting, making fds of each kind, and the pytest
-hooks that show the daemon's stderr on failure and stop hung tests.
-
-Each suite's conftest puts this folder on sys.path."""
+"""The daemon as /proc shows it, and fds of every kind to give it: what the
+suites share besides the daemon process (daemon.py) and the raw connection
+(raw_connection.py)."""
 
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import select
 import signal
+import socket
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
-
-import pytest
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-def wait_readable(fd: int, timeout: float) -> bool:
-    """Whether ``fd`` becomes readable within ``timeout`` s (poll, not select:
-    fds above 1024 are common in these tests)."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(max(0, int(timeout * 1000)) + 1))
-
-
-def line(obj: Dict[str, Any]) -> bytes:
-    """One request line, compact, with its newline."""
-    return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
 
 
 class ProcessWatch:
@@ -133,11 +104,11 @@ class ProcessWatch:
 # --------------------------------------------------------------------------
 # fds of each kind
 
-_libc = ctypes.CDLL(None, use_errno=True)
+libc = ctypes.CDLL(None, use_errno=True)
 SYS_pidfd_getfd = 438  # x86_64 and arm64
 
 
-def _check(result: int, what: str) -> int:
+def libc_check(result: int, what: str) -> int:
     if result < 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
@@ -147,11 +118,11 @@ def _check(result: int, what: str) -> int:
 def timerfd() -> int:
     if hasattr(os, "timerfd_create"):
         return os.timerfd_create(time.CLOCK_MONOTONIC, os.TFD_NONBLOCK | os.TFD_CLOEXEC)  # type: ignore[attr-defined]
-    return _check(_libc.timerfd_create(time.CLOCK_MONOTONIC, os.O_NONBLOCK | os.O_CLOEXEC), "timerfd_create")
+    return libc_check(libc.timerfd_create(time.CLOCK_MONOTONIC, os.O_NONBLOCK | os.O_CLOEXEC), "timerfd_create")
 
 
 def inotify() -> int:
-    return _check(_libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC), "inotify_init1")
+    return libc_check(libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC), "inotify_init1")
 
 
 def eventfd(initval: int = 0) -> int:
@@ -164,15 +135,15 @@ def signalfd(signals: Iterable[int] = (signal.SIGUSR2,)) -> int:
     mask = (ctypes.c_ulong * (1024 // bits))()
     for s in signals:
         mask[(s - 1) // bits] |= 1 << ((s - 1) % bits)
-    return _check(_libc.signalfd(-1, ctypes.byref(mask), os.O_NONBLOCK | os.O_CLOEXEC), "signalfd")
+    return libc_check(libc.signalfd(-1, ctypes.byref(mask), os.O_NONBLOCK | os.O_CLOEXEC), "signalfd")
 
 
 def pidfd_getfd(pid: int, target_fd: int) -> int:
     """A duplicate of another process's fd (needs ptrace rights: root)."""
     pidfd = os.pidfd_open(pid)
     try:
-        _libc.syscall.restype = ctypes.c_long
-        return _check(_libc.syscall(ctypes.c_long(SYS_pidfd_getfd), ctypes.c_int(pidfd), ctypes.c_int(target_fd),
+        libc.syscall.restype = ctypes.c_long
+        return libc_check(libc.syscall(ctypes.c_long(SYS_pidfd_getfd), ctypes.c_int(pidfd), ctypes.c_int(target_fd),
                                     ctypes.c_uint(0)), "pidfd_getfd")
     finally:
         os.close(pidfd)
@@ -211,44 +182,113 @@ def listening_socket_fd_in(pid: int, path: str) -> int:
     raise AssertionError("listening socket not found among the daemon's fds")
 
 
+def close_quietly(fds: Sequence[int]) -> None:
+    """Close every fd in ``fds``, ignoring ones already closed."""
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 # --------------------------------------------------------------------------
-# pytest hooks: a conftest imports them (`from mio_testkit import …`)
-
-#: A test that runs longer than this fails instead of hanging the suite.
-TEST_TIME_LIMIT_S = float(os.environ.get("MIO_TEST_TIME_LIMIT", "60"))
+# fds a test makes and must not leak
 
 
-class TestTimeLimit(Exception):
-    pass
+class Fds:
+    """Makes fds of every kind for a test and closes them all at its end."""
 
+    def __init__(self) -> None:
+        self.fds: List[int] = []
+        self.objects: List[Any] = []
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    """On failure, the stderr of every daemon the test started (the test's
-    daemons are in ``item._mio_daemons``; each has ``pid``, ``stderr_path``
-    and ``stderr_tail()``)."""
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed:
-        for d in getattr(item, "_mio_daemons", []):
+    def own(self, fd: int) -> int:
+        self.fds.append(fd)
+        return fd
+
+    def keep(self, obj: Any) -> Any:
+        self.objects.append(obj)
+        return obj
+
+    def pipe(self, nonblocking: bool = True) -> Tuple[int, int]:
+        flags = os.O_CLOEXEC | (os.O_NONBLOCK if nonblocking else 0)
+        r, w = os.pipe2(flags)
+        return self.own(r), self.own(w)
+
+    def socketpair(self) -> Tuple[socket.socket, socket.socket]:
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        b.setblocking(False)
+        self.keep(a)
+        self.keep(b)
+        return a, b
+
+    def close(self, fd: int) -> None:
+        if fd in self.fds:
+            self.fds.remove(fd)
+        os.close(fd)
+
+    def close_all(self) -> None:
+        close_quietly(self.fds)
+        self.fds.clear()
+        for obj in self.objects:
             try:
-                pid = d.pid
-            except Exception:
-                pid = "?"
-            report.sections.append((f"mio-daemon stderr (pid {pid}, {d.stderr_path})", d.stderr_tail()))
+                obj.close()
+            except OSError:
+                pass
+        self.objects.clear()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """A hung daemon fails the test instead of hanging the suite."""
+class PipeProbes:
+    """Pipes whose write ends are given to the daemon; the read ends stay
+    here. Once every copy of a write end is closed, its read end sees
+    POLLHUP: that proves the daemon (and the socket queues) let go."""
 
-    def expire(signum: int, frame: Any) -> None:
-        raise TestTimeLimit(f"test ran longer than {TEST_TIME_LIMIT_S} s")
+    def __init__(self) -> None:
+        self.read_ends: List[int] = []
+        self.write_ends: List[int] = []
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, TEST_TIME_LIMIT_S)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    def make(self, n: int = 1) -> List[int]:
+        """``n`` new write ends to send (close them with ``drop_ours``
+        after sending)."""
+        out = []
+        for _ in range(n):
+            r, w = os.pipe()
+            self.read_ends.append(r)
+            self.write_ends.append(w)
+            out.append(w)
+        return out
+
+    def drop_ours(self, fds: Optional[Sequence[int]] = None) -> None:
+        """Close our copies of write ends (all of them by default)."""
+        targets = list(self.write_ends if fds is None else fds)
+        for fd in targets:
+            if fd in self.write_ends:
+                self.write_ends.remove(fd)
+                os.close(fd)
+
+    def released(self) -> List[bool]:
+        poller = select.poll()
+        for r in self.read_ends:
+            poller.register(r, select.POLLIN)
+        hup = {fd for fd, ev in poller.poll(0) if ev & select.POLLHUP}
+        return [r in hup for r in self.read_ends]
+
+    def assert_released(self, timeout: float = 3.0, what: str = "") -> None:
+        end = time.monotonic() + timeout
+        while True:
+            state = self.released()
+            if all(state):
+                return
+            if time.monotonic() >= end:
+                raise AssertionError(f"{state.count(False)} of {len(state)} fds sent to the daemon are still open somewhere {what}")
+            time.sleep(0.02)
+
+    def assert_held(self, what: str = "") -> None:
+        state = self.released()
+        assert not any(state), f"{state.count(True)} of {len(state)} fds were closed, expected held {what}"
+
+    def close(self) -> None:
+        close_quietly(self.read_ends + self.write_ends)
+        self.read_ends.clear()
+        self.write_ends.clear()

@@ -13,7 +13,9 @@ import time
 
 import pytest
 
-from hostile_support import Daemon, PipeProbes, wait_until
+from daemon import Daemon
+from mio_testkit import PipeProbes
+from timing import wait_readable, wait_until
 
 
 def _fresh_ping_ok(daemon: Daemon) -> bool:
@@ -25,7 +27,7 @@ def _fresh_ping_ok(daemon: Daemon) -> bool:
 
 
 def _expect_rejected(conn) -> None:
-    lines = conn.expect_eof(timeout=3.0)
+    lines = conn.wait_eof(timeout=3.0)
     assert len(lines) == 1, f"expected one limit_exceeded line, got {lines}"
     obj = json.loads(lines[0])
     assert obj.get("ok") is False and obj["error"]["code"] == "limit_exceeded", obj
@@ -34,16 +36,16 @@ def _expect_rejected(conn) -> None:
 
 @pytest.mark.daemon_args("--max-connections-per-uid", 20)
 def test_connection_flood_up_to_and_past_the_cap(daemon: Daemon) -> None:
-    held = [daemon.conn() for _ in range(20)]
+    held = [daemon.raw() for _ in range(20)]
     for i, c in enumerate(held):
         c.ping(i)
     # the 21st, and 60 more after it: one limit_exceeded line (no id), closed
     for _ in range(60):
-        extra = daemon.conn()
+        extra = daemon.raw()
         _expect_rejected(extra)
         extra.close()
-    daemon.conns = held[:]  # the rejected ones are closed already
-    daemon.expect_fds(daemon.fd_baseline + 20, what="with 20 connections held")
+    daemon.connections = held[:]  # the rejected ones are closed already
+    daemon.expect_fd_count(daemon.fd_baseline + 20, what="with 20 connections held")
     for c in held:
         c.ping("still-served")
     # a slot freed: a fresh client gets in within ~1 s
@@ -51,7 +53,7 @@ def test_connection_flood_up_to_and_past_the_cap(daemon: Daemon) -> None:
     wait_until(lambda: _fresh_ping_ok(daemon), timeout=1.0, interval=0.05, what="a fresh client to get the freed slot")
     for c in held:
         c.close()
-    daemon.conns.clear()
+    daemon.connections.clear()
     daemon.assert_healthy()
 
 
@@ -59,7 +61,7 @@ def test_connection_flood_up_to_and_past_the_cap(daemon: Daemon) -> None:
 def test_connection_burst_past_the_cap(daemon: Daemon) -> None:
     """60 connections at once, none of them reading: 20 are served, 40 get
     limit_exceeded and are closed."""
-    burst = [daemon.conn() for _ in range(60)]
+    burst = [daemon.raw() for _ in range(60)]
     for c in burst:
         try:
             c.send(b'{"op":"ping","id":"b"}\n')
@@ -67,7 +69,7 @@ def test_connection_burst_past_the_cap(daemon: Daemon) -> None:
             pass  # already refused and closed
     served, rejected = [], []
     for c in burst:
-        first = c.read_obj(timeout=3.0)
+        first = c.read_json(timeout=3.0)
         if first == {"id": "b", "ok": True}:
             served.append(c)
         else:
@@ -75,50 +77,50 @@ def test_connection_burst_past_the_cap(daemon: Daemon) -> None:
             rejected.append(c)
     assert len(served) == 20, f"{len(served)} served, {len(rejected)} rejected"
     for c in rejected:
-        c.expect_eof(timeout=3.0)
+        c.wait_eof(timeout=3.0)
         c.close()
-    daemon.expect_fds(daemon.fd_baseline + 20, what="with 20 connections held")
-    daemon.close_conns()
+    daemon.expect_fd_count(daemon.fd_baseline + 20, what="with 20 connections held")
+    daemon.close_connections()
     daemon.assert_healthy()
 
 
 def test_idle_connections_that_never_send_a_full_line(daemon: Daemon) -> None:
-    silent = [daemon.conn() for _ in range(100)]
-    partial = [daemon.conn() for _ in range(100)]
+    silent = [daemon.raw() for _ in range(100)]
+    partial = [daemon.raw() for _ in range(100)]
     for i, c in enumerate(partial):
         c.send(b'{"op":"ping","id":' + str(i).encode())
         if i % 2:
             # nearly max_line: the daemon may buffer it (up to 64 KiB each)
             c.send(b',"x":"' + b"a" * 60000)
-    half_closed = [daemon.conn() for _ in range(50)]
+    half_closed = [daemon.raw() for _ in range(50)]
     for c in half_closed:
         c.send(b'{"op":"pi')
         c.sock.shutdown(socket.SHUT_WR)
     # the daemon keeps serving others meanwhile
     for _ in range(3):
         daemon.ping_fresh()
-    daemon.expect_fds(daemon.fd_baseline + 250, what="with 250 idle connections")
-    # none of them got a reply to an unfinished line
+    daemon.expect_fd_count(daemon.fd_baseline + 250, what="with 250 idle connections")
+    # none of them got a reply to an unfinished line, nor was closed
     for c in partial + half_closed:
-        assert not c.lines and not c.buf, c.buf
+        assert not wait_readable(c.fileno(), 0), "the daemon replied to an unfinished line or closed the connection"
     for c in silent + partial + half_closed:
         c.close()
-    daemon.conns.clear()
+    daemon.connections.clear()
     daemon.assert_healthy()
 
 
 def test_half_line_with_fd_then_hang_then_close(daemon: Daemon, probes: PipeProbes) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     c.send(b'{"op":"register","id":1,"token":1,', probes.make(1))
     probes.drop_ours()
-    other = daemon.conn()
+    other = daemon.raw()
     deadline = time.monotonic() + 1.5
     while time.monotonic() < deadline:
         other.ping("other")
         daemon.ping_fresh()
         time.sleep(0.1)
     # the fd waits with its unfinished line: connection + that fd
-    daemon.expect_fds(daemon.fd_baseline + 3, what="(2 connections + the fd of the unfinished line)")
+    daemon.expect_fd_count(daemon.fd_baseline + 3, what="(2 connections + the fd of the unfinished line)")
     probes.assert_held("while its line is unfinished")
     c.close()
     probes.assert_released(what="after the client that sent it closed")
@@ -129,14 +131,14 @@ def test_half_line_with_fd_then_hang_then_close(daemon: Daemon, probes: PipeProb
 
 def test_half_line_with_fd_then_hang_then_finish(daemon: Daemon, probes: PipeProbes) -> None:
     """A register line split around a long pause still gets its fd."""
-    c = daemon.conn()
+    c = daemon.raw()
     fd = probes.make(1)
     c.send(b'{"op":"register","id":1,"token":1,', fd)
     probes.drop_ours()
     time.sleep(1.0)
     daemon.ping_fresh()
     c.send(b'"interest":"writable"}\n')
-    assert c.reply() == {"id": 1, "ok": True, "token": 1}
+    assert c.read_reply() == {"id": 1, "ok": True, "token": 1}
     probes.assert_held("while registered")
     c.close()
     probes.assert_released(what="after the anonymous session's connection closed")
@@ -146,11 +148,11 @@ def test_half_line_with_fd_then_hang_then_finish(daemon: Daemon, probes: PipePro
 def test_half_line_with_fd_then_shut_wr(daemon: Daemon, probes: PipeProbes) -> None:
     """End of input discards the unfinished line and closes its fds; the
     connection itself stays."""
-    c = daemon.conn()
+    c = daemon.raw()
     c.send(b'{"op":"ping","id":1}\n{"op":"register","id":2,"token":2,', probes.make(1))
     probes.drop_ours()
     c.sock.shutdown(socket.SHUT_WR)
-    assert c.reply() == {"id": 1, "ok": True}
+    assert c.read_reply() == {"id": 1, "ok": True}
     probes.assert_released(what="after end of input")
     time.sleep(0.3)
     assert not c.eof and not c.lines, "the daemon closed the connection or replied to an unfinished line"
@@ -196,7 +198,8 @@ def test_half_line_with_fds_then_sigkill(daemon: Daemon, probes: PipeProbes, nfd
         daemon.ping_fresh()
         if messages == 1:
             # one batch: held with its unfinished line (later batches on the
-            # same line are closed at once, protocol.md §5.2)
+            # same line are closed at once; docs/protocol.md,
+            # "How the daemon matches fds to lines")
             probes.assert_held("while the child lives")
         child.send_signal(signal.SIGKILL)
         child.wait(5)
@@ -214,7 +217,7 @@ def test_connection_churn(daemon: Daemon, probes: PipeProbes) -> None:
     """3000 connections that come and go: some say nothing, some ping, some
     leave half a line with an fd, some register and leave."""
     for i in range(3000):
-        c = daemon.conn(timeout=5)
+        c = daemon.raw(timeout=5)
         kind = i % 4
         if kind == 1:
             c.ping(i)
@@ -225,6 +228,6 @@ def test_connection_churn(daemon: Daemon, probes: PipeProbes) -> None:
             c.send_json({"op": "register", "id": 1, "token": 1, "interest": "writable"}, fd)
         c.close()
         probes.drop_ours()
-    daemon.conns.clear()
+    daemon.connections.clear()
     probes.assert_released(timeout=5)
     daemon.assert_healthy()

@@ -1,6 +1,7 @@
 """Fds where they do not belong: 253 in one message, fds with one-byte
 messages, fds on every kind of request, and fds arriving when the daemon is
-at its open-file limit (protocol.md §2)."""
+at its open-file limit (docs/protocol.md, "Passing
+file descriptors")."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import time
 
 import pytest
 
-from hostile_support import SCM_MAX_FD, Conn, Daemon, PipeProbes, line
+from daemon import Daemon
+from mio_testkit import PipeProbes
+from raw_connection import line, RawConnection, SCM_MAX_FD
 
 REG = {"op": "register", "token": 1, "interest": "readable"}
 
@@ -24,7 +27,7 @@ def _reg(id_, token=1, **kw):
 
 @pytest.mark.parametrize("groups", [[253], [200, 53], [1] * 253, [100, 100, 53]], ids=["one-header", "two-headers", "253-headers", "three-headers"])
 def test_253_fds_on_a_register(daemon: Daemon, probes: PipeProbes, groups) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     fds = probes.make(SCM_MAX_FD)
     split, at = [], 0
     for n in groups:
@@ -57,7 +60,7 @@ def test_253_fds_on_a_register(daemon: Daemon, probes: PipeProbes, groups) -> No
     ids=["ping", "blank", "spaces-crlf", "bad-json", "unknown-op", "not-an-object", "end"],
 )
 def test_253_fds_on_other_lines(daemon: Daemon, probes: PipeProbes, data: bytes, code: str, id_) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     c.send(data, probes.make(SCM_MAX_FD))
     probes.drop_ours()
     c.expect_error(code, id=id_)
@@ -69,7 +72,7 @@ def test_253_fds_on_other_lines(daemon: Daemon, probes: PipeProbes, data: bytes,
 
 def test_253_fds_twenty_times_over_four_connections(daemon: Daemon, probes: PipeProbes) -> None:
     """5060 fds in flight in 20 messages; all of them closed, none leaked."""
-    conns = [daemon.conn() for _ in range(4)]
+    conns = [daemon.raw() for _ in range(4)]
     for round_ in range(5):
         for k, c in enumerate(conns):
             c.send(line(_reg(f"{round_}-{k}", token=round_)), probes.make(SCM_MAX_FD))
@@ -88,13 +91,13 @@ def test_253_fds_twenty_times_over_four_connections(daemon: Daemon, probes: Pipe
 
 
 def test_fd_with_the_first_byte_of_a_register(daemon: Daemon, probes: PipeProbes) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     data = line(_reg(1))
     c.send(data[:1], probes.make(1))
     probes.drop_ours()
     time.sleep(0.05)
     c.send(data[1:])
-    assert c.reply() == {"id": 1, "ok": True, "token": 1}
+    assert c.read_reply() == {"id": 1, "ok": True, "token": 1}
     probes.assert_held("registered")
     c.close()
     probes.assert_released()
@@ -104,13 +107,13 @@ def test_fd_with_the_first_byte_of_a_register(daemon: Daemon, probes: PipeProbes
 def test_fd_with_the_newline_of_a_register(daemon: Daemon, probes: PipeProbes) -> None:
     """No line begins in the one-byte message: the fd goes to the line that
     runs through it."""
-    c = daemon.conn()
+    c = daemon.raw()
     data = line(_reg(1))
     c.send(data[:-1])
     time.sleep(0.05)
     c.send(b"\n", probes.make(1))
     probes.drop_ours()
-    assert c.reply() == {"id": 1, "ok": True, "token": 1}
+    assert c.read_reply() == {"id": 1, "ok": True, "token": 1}
     c.close()
     probes.assert_released()
     daemon.assert_healthy()
@@ -122,7 +125,7 @@ def test_fd_with_the_newline_of_a_register(daemon: Daemon, probes: PipeProbes) -
     ids=["newline", "space", "cr", "x", "array"],
 )
 def test_fd_with_a_one_byte_message(daemon: Daemon, probes: PipeProbes, first: bytes, rest: bytes, code: str) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     c.send(first, probes.make(1))
     probes.drop_ours()
     time.sleep(0.05)
@@ -139,7 +142,7 @@ def test_an_fd_with_every_byte_of_a_register(daemon: Daemon, probes: PipeProbes)
     """Each byte of the line in its own sendmsg() with its own fd: the line
     keeps the first batch, the others are closed and counted → bad_request;
     every fd closed."""
-    c = daemon.conn()
+    c = daemon.raw()
     data = line(_reg(1))
     for i in range(len(data)):
         c.send(data[i:i + 1], probes.make(1))
@@ -153,14 +156,14 @@ def test_an_fd_with_every_byte_of_a_register(daemon: Daemon, probes: PipeProbes)
 
 
 def test_fd_goes_to_the_line_that_begins_in_its_message(daemon: Daemon, probes: PipeProbes) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     reg = line(_reg(2))
     c.send(line({"op": "ping", "id": 1}) + reg[:1], probes.make(1))
     probes.drop_ours()
     time.sleep(0.05)
     c.send(reg[1:])
-    assert c.reply() == {"id": 1, "ok": True}
-    assert c.reply() == {"id": 2, "ok": True, "token": 1}
+    assert c.read_reply() == {"id": 1, "ok": True}
+    assert c.read_reply() == {"id": 2, "ok": True, "token": 1}
     c.close()
     probes.assert_released()
     daemon.assert_healthy()
@@ -173,7 +176,7 @@ def test_fd_goes_to_the_line_that_begins_in_its_message(daemon: Daemon, probes: 
 def test_fds_on_every_kind_of_request(daemon: Daemon, probes: PipeProbes) -> None:
     """Every op that takes no fd refuses one (bad_request, before its own
     errors) and is not carried out; the fds are closed."""
-    c = daemon.conn()
+    c = daemon.raw()
     keep = probes.make(1)
     c.ok(_reg("setup", token=6), keep)
     probes.drop_ours(keep)
@@ -231,15 +234,15 @@ def test_fds_on_every_kind_of_request(daemon: Daemon, probes: PipeProbes) -> Non
 # the daemon's own fd limit (prlimit)
 
 
-def _fill_registrations(c: Conn, probes: PipeProbes, cap: int, first_token: int = 0) -> None:
+def _fill_registrations(c: RawConnection, probes: PipeProbes, cap: int, first_token: int = 0) -> None:
     for i in range(cap):
         fd = probes.make(1)
         c.ok(_reg(f"r{i}", token=first_token + i), fd)
         probes.drop_ours(fd)
 
 
-def _expect_overflow_or_close(c: Conn, timeout: float = 5.0) -> None:
-    lines = c.expect_eof(timeout)
+def _expect_overflow_or_close(c: RawConnection, timeout: float = 5.0) -> None:
+    lines = c.wait_eof(timeout)
     objs = [json.loads(x) for x in lines]
     assert objs, "the daemon closed the connection without fd_overflow"
     last = objs[-1]
@@ -248,7 +251,7 @@ def _expect_overflow_or_close(c: Conn, timeout: float = 5.0) -> None:
 
 def test_at_an_fd_limit_of_64(daemon_factory, probes: PipeProbes) -> None:
     d = daemon_factory([], nofile=64)
-    c = d.conn()
+    c = d.raw()
     cap = c.ok({"op": "hello", "id": "h"})["limits"]["max_registrations_per_uid"]
     assert cap <= 64 - 64  # N - max(64, N/8): nothing is left for registrations
     # registrations past the cap: limit_exceeded, fd closed
@@ -261,7 +264,7 @@ def test_at_an_fd_limit_of_64(daemon_factory, probes: PipeProbes) -> None:
     c.expect_error("limit_exceeded", id="w")
     probes.assert_released()
     # 253 fds in one message: more than the daemon can receive
-    victim = d.conn()
+    victim = d.raw()
     victim.send(line({"op": "ping", "id": 1}), probes.make(SCM_MAX_FD))
     probes.drop_ours()
     _expect_overflow_or_close(victim)
@@ -269,7 +272,7 @@ def test_at_an_fd_limit_of_64(daemon_factory, probes: PipeProbes) -> None:
     c.ping("c-still-served")
     c.close()
     victim.close()
-    d.conns.clear()
+    d.connections.clear()
     d.assert_healthy()
 
 
@@ -278,7 +281,7 @@ def test_accept_at_the_fd_limit(daemon_factory) -> None:
     socket, connections already accepted are served, and the ones waiting
     in the backlog are served once fds are free again."""
     d = daemon_factory([], nofile=64)
-    conns = [d.conn(timeout=3) for _ in range(90)]
+    conns = [d.raw(timeout=3) for _ in range(90)]
     for i, c in enumerate(conns):
         c.send(line({"op": "ping", "id": i}))
     time.sleep(0.5)
@@ -300,19 +303,19 @@ def test_accept_at_the_fd_limit(daemon_factory) -> None:
     for c in served:
         c.close()
     for c in waiting:
-        r = c.read_obj(timeout=5.0)
+        r = c.read_json(timeout=5.0)
         assert r.get("ok") is True, r
         c.close()
-    d.conns.clear()
+    d.connections.clear()
     d.assert_healthy()
 
 
 def test_fds_in_flight_at_an_fd_limit_of_128(daemon_factory, probes: PipeProbes) -> None:
     d = daemon_factory([], nofile=128)
-    a = d.conn()
+    a = d.raw()
     cap = a.ok({"op": "hello", "id": "h"})["limits"]["max_registrations_per_uid"]
     assert cap == 128 - 64, cap
-    b = d.conn()
+    b = d.raw()
     _fill_registrations(a, probes, cap // 2, 0)
     _fill_registrations(b, probes, cap - cap // 2, 1000)
     fd = probes.make(1)
@@ -322,7 +325,7 @@ def test_fds_in_flight_at_an_fd_limit_of_128(daemon_factory, probes: PipeProbes)
     registered = list(probes.read_ends[:cap])
     # unfinished lines with fds on several connections, past what is left
     probes.read_ends = probes.read_ends[cap:]
-    pushers = [d.conn() for _ in range(6)]
+    pushers = [d.raw() for _ in range(6)]
     for p in pushers:
         p.send(b'{"op":"ping","id":"push","x":"', probes.make(20))
         probes.drop_ours()
@@ -337,7 +340,7 @@ def test_fds_in_flight_at_an_fd_limit_of_128(daemon_factory, probes: PipeProbes)
     # 64 registrations + 6 base + 8 connections leave about 50 fds: 120 cannot fit
     assert overflowed >= 1, "120 fds in flight under 128 - 78 free, yet no fd_overflow"
     # 253 at once on a fresh connection
-    big = d.conn()
+    big = d.raw()
     big.send(line({"op": "ping", "id": 1}), probes.make(SCM_MAX_FD))
     probes.drop_ours()
     _expect_overflow_or_close(big)
@@ -354,5 +357,5 @@ def test_fds_in_flight_at_an_fd_limit_of_128(daemon_factory, probes: PipeProbes)
     b.close()
     probes.assert_released(what="after the registering connections closed")
     probes.read_ends = registered + others
-    d.conns.clear()
+    d.connections.clear()
     d.assert_healthy()

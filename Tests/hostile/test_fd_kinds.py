@@ -1,6 +1,6 @@
 """Fds the daemon must refuse, or must handle with care: its own sockets,
 regular files, directories, O_PATH, /dev/null, signalfd; and epoll fds that
-hold other fds of the client (protocol.md §2)."""
+hold other fds of the client (docs/protocol.md, "What can be registered")."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from hostile_support import Daemon, eventfd, listening_socket_fd_in, pidfd_getfd, signalfd, wait_until
+from daemon import Daemon
+from mio_testkit import eventfd, listening_socket_fd_in, pidfd_getfd, signalfd
+from timing import wait_until
 
 REG = {"op": "register", "interest": "readable"}
 
@@ -26,7 +28,7 @@ def _register(c, id_, token, fd, interest="readable"):
 
 
 def test_own_connection_passed_as_the_fd(daemon: Daemon) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     _register(c, 1, 1, c.fileno())
     c.expect_error("bad_fd", id=1)
     dup = os.dup(c.fileno())
@@ -42,8 +44,8 @@ def test_own_connection_passed_as_the_fd(daemon: Daemon) -> None:
 
 
 def test_another_connection_to_the_daemon_passed_as_the_fd(daemon: Daemon) -> None:
-    c = daemon.conn()
-    others = [daemon.conn() for _ in range(3)]
+    c = daemon.raw()
+    others = [daemon.raw() for _ in range(3)]
     others[0].ping("accepted")
     # a connection that has not even been accepted yet, and one that was
     # shut down in both directions
@@ -58,7 +60,7 @@ def test_another_connection_to_the_daemon_passed_as_the_fd(daemon: Daemon) -> No
     for o in others:
         o.close()
     raw.close()
-    daemon.expect_fds(daemon.fd_baseline + 1, what="(only c left: the refused sockets were not kept)")
+    daemon.expect_fd_count(daemon.fd_baseline + 1, what="(only c left: the refused sockets were not kept)")
     c.close()
     daemon.assert_healthy()
 
@@ -71,7 +73,7 @@ def test_the_daemons_listening_socket_passed_back(daemon: Daemon) -> None:
     except OSError as e:
         pytest.skip(f"pidfd_getfd not possible here: {e}")
     try:
-        c = daemon.conn()
+        c = daemon.raw()
         _register(c, 1, 1, listener)
         c.expect_error("bad_fd", id=1)
         c.close()
@@ -83,7 +85,7 @@ def test_the_daemons_listening_socket_passed_back(daemon: Daemon) -> None:
 def test_sockets_that_are_not_the_daemons_are_fine(daemon: Daemon, tmp_path) -> None:
     """The own-socket check goes by address: a socketpair and a socket
     connected to another listener are accepted."""
-    c = daemon.conn()
+    c = daemon.raw()
     a, b = socket.socketpair()
     other_listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     other_listener.bind(str(tmp_path / "other.sock"))
@@ -93,7 +95,7 @@ def test_sockets_that_are_not_the_daemons_are_fine(daemon: Daemon, tmp_path) -> 
     try:
         for i, s in enumerate([a, other_listener, client]):
             _register(c, i, i, s.fileno())
-            assert c.reply() == {"id": i, "ok": True, "token": i}
+            assert c.read_reply() == {"id": i, "ok": True, "token": i}
     finally:
         for s in (a, b, other_listener, client):
             s.close()
@@ -132,7 +134,7 @@ def test_refused_kinds(daemon: Daemon, tmp_path, kind: str) -> None:
     try:
         fd, code = made[kind]
         target = os.readlink(f"/proc/self/fd/{fd}")
-        c = daemon.conn()
+        c = daemon.raw()
         for i in range(20):  # again and again: nothing may accumulate
             _register(c, i, i, fd)
         for i in range(20):
@@ -156,7 +158,7 @@ def test_signalfd_refused_and_the_daemon_still_stops_on_sigterm(daemon: Daemon) 
     (the fixture checks exit status 0)."""
     fd = signalfd([signal.SIGTERM, signal.SIGINT])
     try:
-        c = daemon.conn()
+        c = daemon.raw()
         _register(c, 1, 1, fd)
         c.expect_error("not_pollable", id=1)
         c.close()
@@ -172,7 +174,7 @@ def test_signalfd_refused_and_the_daemon_still_stops_on_sigterm(daemon: Daemon) 
 def test_epoll_holding_the_clients_other_fds(daemon: Daemon) -> None:
     """An epoll fd is an allowed kind: registering it succeeds, and events
     for it arrive when the fds inside it become ready."""
-    c = daemon.conn()
+    c = daemon.raw()
     ep = select.epoll()
     r1, w1 = os.pipe()
     efd = eventfd()
@@ -182,7 +184,7 @@ def test_epoll_holding_the_clients_other_fds(daemon: Daemon) -> None:
         ep.register(efd, select.EPOLLIN)
         ep.register(a.fileno(), select.EPOLLIN)
         _register(c, 1, 77, ep.fileno())
-        assert c.reply() == {"id": 1, "ok": True, "token": 77}
+        assert c.read_reply() == {"id": 1, "ok": True, "token": 77}
         assert [x["kind"] for x in c.request({"op": "list", "id": 2})["registrations"]] == ["epoll"]
         c.collect_events(quiet=0.2)
         assert not c.events, f"events before any inner fd was ready: {c.events}"
@@ -219,7 +221,7 @@ def test_epoll_holding_the_clients_own_connection(daemon: Daemon) -> None:
     every line the daemon sends makes it ready again. The daemon cannot see
     inside it; it must stay bounded and go on serving others, and closing
     the client ends it all."""
-    c = daemon.conn()
+    c = daemon.raw()
     ep = select.epoll()
     try:
         ep.register(c.fileno(), select.EPOLLIN)
@@ -252,11 +254,11 @@ def test_nested_epolls_too_deep(daemon: Daemon) -> None:
                 break
             top = i
         assert top < len(chain) - 2, "could not even nest two epolls"
-        c = daemon.conn()
+        c = daemon.raw()
         _register(c, 1, 1, chain[top].fileno())
         c.expect_error("bad_fd", id=1)
         _register(c, 2, 2, chain[top + 1].fileno())
-        assert c.reply() == {"id": 2, "ok": True, "token": 2}
+        assert c.read_reply() == {"id": 2, "ok": True, "token": 2}
         os.write(w, b"x")
         evs = c.collect_events(quiet=0.3)
         assert any(e["token"] == 2 and e["readable"] for e in evs), evs
@@ -277,7 +279,7 @@ def test_the_daemons_own_fds_passed_back(daemon: Daemon) -> None:
     """Every fd the daemon has at start (stdin /dev/null, its log file, the
     listening socket, its epoll, its signalfd, …), copied with pidfd_getfd
     and registered: each is refused, none is kept, the daemon is fine."""
-    c = daemon.conn()
+    c = daemon.raw()
     names = sorted(int(n) for n in os.listdir(f"/proc/{daemon.pid}/fd"))
     tried = {}
     for n in names:
@@ -292,7 +294,7 @@ def test_the_daemons_own_fds_passed_back(daemon: Daemon) -> None:
             if target.startswith("socket:") and n != listening_socket_fd_in(daemon.pid, daemon.socket_path):
                 continue  # a connection (ours): covered elsewhere
             _register(c, n, n, fd, interest=["readable", "writable"])
-            r = c.reply()
+            r = c.read_reply()
             tried[target] = r
             assert r.get("ok") is False and r["error"]["code"] in ("bad_fd", "not_pollable"), f"{target}: {r}"
         finally:
@@ -322,7 +324,7 @@ def test_epoll_that_contains_the_daemons_epoll(daemon: Daemon) -> None:
     ours = select.epoll()
     try:
         ours.register(theirs, select.EPOLLIN)
-        c = daemon.conn()
+        c = daemon.raw()
         _register(c, 1, 1, ours.fileno())
         c.expect_error("bad_fd", id=1)
         c.ping("after")
@@ -340,7 +342,7 @@ def test_credentials_alongside_253_fds(daemon: Daemon, probes) -> None:
     import array
     import struct
 
-    c = daemon.conn()
+    c = daemon.raw()
     creds = struct.pack("iII", os.getpid(), os.getuid(), os.getgid())
     fds = probes.make(253)
     data = b'{"op":"register","id":1,"token":1,"interest":"readable"}\n'

@@ -1,6 +1,6 @@
 """Garbage on the wire: random bytes, NULs, invalid UTF-8, huge lines,
 absurd nesting, several values on a line, out-of-range and mistyped
-numbers. Each gets its error (protocol.md §1, §2 strict parsing) and the
+numbers. Each gets its error (docs/protocol.md, "Connecting and framing" and "Strict parsing") and the
 connection goes on."""
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ import time
 
 import pytest
 
-from hostile_support import Daemon, PipeProbes, line
+from daemon import Daemon
+from mio_testkit import PipeProbes
+from raw_connection import line
 
 ERRORS_FOR_GARBAGE = {"bad_json", "bad_request", "unknown_op", "line_too_long"}
 
 
 def test_random_garbage_bytes(daemon: Daemon) -> None:
     rng = random.Random(1234)
-    c = daemon.conn()
+    c = daemon.raw()
     total_lines = 0
     for round_ in range(4):
         chunk = bytearray(rng.getrandbits(8) for _ in range(64 * 1024))
@@ -29,7 +31,7 @@ def test_random_garbage_bytes(daemon: Daemon) -> None:
         c.send(data)
         c.send(line({"op": "ping", "id": f"after-{round_}"}))
         while True:
-            r = c.reply(timeout=10)
+            r = c.read_reply(timeout=10)
             if r.get("id") == f"after-{round_}":
                 assert r == {"id": f"after-{round_}", "ok": True}
                 break
@@ -57,7 +59,7 @@ def test_random_garbage_bytes(daemon: Daemon) -> None:
     ids=["nul", "nuls", "nul-in-object", "nul-in-id", "nul-in-op", "leading-nul", "trailing-nul", "nul-between-members"],
 )
 def test_nul_bytes(daemon: Daemon, data: bytes) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     c.send(data)
     c.expect_error("bad_json", id=None)
     c.ping("after")
@@ -82,7 +84,7 @@ def test_nul_bytes(daemon: Daemon, data: bytes) -> None:
     ids=["ff", "overlong2", "overlong3", "surrogate", "truncated", "above-max", "continuation", "in-key", "after-object", "bom-then-ff"],
 )
 def test_invalid_utf8(daemon: Daemon, data: bytes) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     c.send(data)
     c.expect_error("bad_json", id=None)
     c.ping("after")
@@ -94,7 +96,7 @@ def test_invalid_utf8(daemon: Daemon, data: bytes) -> None:
 def test_ten_megabyte_line(daemon: Daemon, probes: PipeProbes, with_fd: bool) -> None:
     """A 10 MB line → line_too_long (no id), its fds closed, the connection
     continues; the daemon never buffers the line (RSS stays within 8 MiB)."""
-    c = daemon.conn(timeout=30)
+    c = daemon.raw(timeout=30)
     head = b'{"op":"ping","id":1,"x":"'
     c.send(head, probes.make(1) if with_fd else ())
     probes.drop_ours()
@@ -105,7 +107,7 @@ def test_ten_megabyte_line(daemon: Daemon, probes: PipeProbes, with_fd: bool) ->
         peak.append(daemon.rss_kib())
     c.send(b'"}\n' + line({"op": "ping", "id": 2}))
     c.expect_error("line_too_long", id=None, timeout=30)
-    assert c.reply() == {"id": 2, "ok": True}
+    assert c.read_reply() == {"id": 2, "ok": True}
     probes.assert_released(what="after line_too_long")
     assert max(peak) < daemon.rss_baseline_kib + 8 * 1024, f"RSS peaked at {max(peak)} KiB (baseline {daemon.rss_baseline_kib} KiB)"
     c.close()
@@ -115,7 +117,7 @@ def test_ten_megabyte_line(daemon: Daemon, probes: PipeProbes, with_fd: bool) ->
 def test_ten_megabyte_line_never_ended(daemon: Daemon, probes: PipeProbes) -> None:
     """10 MB without a newline, then the client goes: fds closed, nothing
     kept."""
-    c = daemon.conn(timeout=30)
+    c = daemon.raw(timeout=30)
     c.send(b'{"op":"register","id":1,"token":1,"x":"', probes.make(1))
     probes.drop_ours()
     block = b"b" * (1 << 20)
@@ -140,7 +142,7 @@ def test_ten_megabyte_line_never_ended(daemon: Daemon, probes: PipeProbes) -> No
     ids=["arrays-10000", "objects-10000", "unclosed-30000", "bare-arrays-60000", "mixed-10000", "depth-9"],
 )
 def test_deep_nesting(daemon: Daemon, data: bytes) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     c.send(data)
     c.expect_error("bad_json", id=None)
     c.ping("after")
@@ -152,7 +154,7 @@ def test_deep_nesting(daemon: Daemon, data: bytes) -> None:
 def test_deep_nesting_a_million_levels(daemon: Daemon) -> None:
     """With a large --max-line a parser that recursed would overflow its
     stack: 1.5 million levels still get bad_json."""
-    c = daemon.conn(timeout=30)
+    c = daemon.raw(timeout=30)
     c.send(b'{"op":"ping","x":' + b"[" * 1_500_000 + b"]" * 1_500_000 + b"}\n")
     c.expect_error("bad_json", id=None, timeout=30)
     c.send(b'{"op":"ping","x":' + b'{"k":' * 600_000 + b"0" + b"}" * 600_000 + b"}\n")
@@ -163,9 +165,9 @@ def test_deep_nesting_a_million_levels(daemon: Daemon) -> None:
 
 
 def test_depth_8_is_fine(daemon: Daemon) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     c.send(b'{"op":"ping","id":1,"x":[[[[[[[1]]]]]]]}\n')
-    assert c.reply() == {"id": 1, "ok": True}
+    assert c.read_reply() == {"id": 1, "ok": True}
     c.close()
     daemon.assert_healthy()
 
@@ -190,10 +192,10 @@ def test_depth_8_is_fine(daemon: Daemon) -> None:
 )
 def test_several_values_on_one_line(daemon: Daemon, data: bytes) -> None:
     """One bad_json (no id) for the whole line; nothing is executed."""
-    c = daemon.conn()
+    c = daemon.raw()
     c.send(data + line({"op": "ping", "id": "after"}))
     c.expect_error("bad_json", id=None)
-    assert c.reply() == {"id": "after", "ok": True}, "more than one reply for one line"
+    assert c.read_reply() == {"id": "after", "ok": True}, "more than one reply for one line"
     c.close()
     daemon.assert_healthy()
 
@@ -210,7 +212,7 @@ BIG = [
 
 @pytest.mark.parametrize("number", BIG, ids=["2^64", "2^64+1", "2^65", "2^128", "400-nines", "20001-digits"])
 def test_numbers_past_2_64(daemon: Daemon, probes: PipeProbes, number: str) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     n = number.encode()
     cases = [
         (b'{"op":"deregister","id":1,"token":' + n + b"}\n", 1, ()),
@@ -245,7 +247,7 @@ TOKENS = ['"42"', "42.0", "4.5", "1e2", "1E+2", "-0.0", "true", "[42]", '{"t":42
 
 @pytest.mark.parametrize("token", TOKENS)
 def test_token_of_the_wrong_type(daemon: Daemon, probes: PipeProbes, token: str) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     t = token.encode()
     # the token 42 exists, so a lenient parser would find it
     c.ok({"op": "waker", "id": 0, "token": 42})
@@ -273,7 +275,7 @@ def test_garbage_from_many_connections_at_once(daemon: Daemon) -> None:
     """Eight connections spraying garbage concurrently; a ninth pings."""
     rng = random.Random(99)
     blobs = [bytes(rng.getrandbits(8) for _ in range(200_000)) + b"\n" for _ in range(8)]
-    conns = [daemon.conn(timeout=20) for _ in range(8)]
+    conns = [daemon.raw(timeout=20) for _ in range(8)]
     errors = []
 
     def spray(conn, blob) -> None:
@@ -296,7 +298,7 @@ def test_garbage_from_many_connections_at_once(daemon: Daemon) -> None:
     assert not errors, errors
     for c in conns:
         while True:
-            r = c.reply(timeout=20)
+            r = c.read_reply(timeout=20)
             if r.get("id") == "end":
                 break
             assert r.get("ok") is False and r["error"]["code"] in ERRORS_FOR_GARBAGE, r

@@ -14,12 +14,13 @@ import subprocess
 
 import pytest
 
-from hostile_support import Daemon, PipeProbes, _check, _libc, eventfd
+from daemon import Daemon
+from mio_testkit import eventfd, libc, libc_check, PipeProbes
 
 
 @pytest.mark.daemon_args("--max-registrations-per-uid", 50)
 def test_registrations_up_to_the_cap_and_one_past(daemon: Daemon, probes: PipeProbes) -> None:
-    a, b, c = daemon.conn(), daemon.conn(), daemon.conn()
+    a, b, c = daemon.raw(), daemon.raw(), daemon.raw()
     assert a.ok({"op": "hello", "id": "h"})["limits"]["max_registrations_per_uid"] == 50
     for t in range(30):
         fd = probes.make(1)
@@ -47,7 +48,7 @@ def test_registrations_up_to_the_cap_and_one_past(daemon: Daemon, probes: PipePr
     probes.read_ends = held
     probes.assert_held("(the 49 registered pipes)")
     # a persistent session is no way around the cap
-    p = daemon.conn()
+    p = daemon.raw()
     p.ok({"op": "hello", "id": "hp", "session": "persist-me", "persist": True})
     fd = probes.make(1)
     p.send_json({"op": "register", "id": "p1", "token": 1, "interest": "readable"}, fd)
@@ -65,7 +66,7 @@ def test_registrations_up_to_the_cap_and_one_past(daemon: Daemon, probes: PipePr
     c.expect_error("limit_exceeded", id="over")
     for conn in (a, b, c, p):
         conn.close()
-    daemon.conns.clear()
+    daemon.connections.clear()
     probes.read_ends = held + refused + probes.read_ends[len(held):]
     probes.assert_released(what="after every connection closed")
     daemon.assert_healthy()
@@ -76,7 +77,7 @@ def test_client_toggles_o_nonblock_on_its_copy(daemon: Daemon) -> None:
     flags) with the client's: flipping O_NONBLOCK changes nothing for the
     daemon, which never reads; events keep coming; the daemon never changes
     the flags itself."""
-    c = daemon.conn()
+    c = daemon.raw()
     r, w = os.pipe()
     a, b = socket.socketpair()
     try:
@@ -125,21 +126,21 @@ class _itimerspec(ctypes.Structure):
 
 
 def _expired_timerfd() -> int:
-    fd = _check(_libc.timerfd_create(1, os.O_CLOEXEC | os.O_NONBLOCK), "timerfd_create")  # CLOCK_MONOTONIC
+    fd = libc_check(libc.timerfd_create(1, os.O_CLOEXEC | os.O_NONBLOCK), "timerfd_create")  # CLOCK_MONOTONIC
     spec = _itimerspec(_timespec(0, 0), _timespec(0, 1000))  # once, in 1 µs
-    _check(_libc.timerfd_settime(fd, 0, ctypes.byref(spec), None), "timerfd_settime")
+    libc_check(libc.timerfd_settime(fd, 0, ctypes.byref(spec), None), "timerfd_settime")
     return fd
 
 
 def _inotify_with_an_event(directory: str) -> int:
-    fd = _check(_libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK), "inotify_init1")
-    _check(_libc.inotify_add_watch(fd, directory.encode(), 0x100), "inotify_add_watch")  # IN_CREATE
+    fd = libc_check(libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK), "inotify_init1")
+    libc_check(libc.inotify_add_watch(fd, directory.encode(), 0x100), "inotify_add_watch")  # IN_CREATE
     open(os.path.join(directory, "created"), "w").close()
     return fd
 
 
 def test_fds_that_stay_ready_for_ever_do_not_make_the_daemon_spin(daemon: Daemon, tmp_path) -> None:
-    c = daemon.conn()
+    c = daemon.raw()
     keep = []  # our copies and the other ends
     regs = []  # (fd, interest, mode)
 
@@ -210,7 +211,7 @@ def test_fds_that_stay_ready_for_ever_do_not_make_the_daemon_spin(daemon: Daemon
         for tok, (fd, interest, mode) in enumerate(regs):
             c.send_json({"op": "register", "id": tok, "token": tok, "interest": interest, "mode": mode}, [fd])
         for tok in range(len(regs)):
-            assert c.reply() == {"id": tok, "ok": True, "token": tok}
+            assert c.read_reply() == {"id": tok, "ok": True, "token": tok}
         c.collect_events(quiet=0.5)
         first = {e["token"] for e in c.events}
         missing = set(range(len(regs))) - first

@@ -7,13 +7,12 @@ files ready and check that nobody hears of it."""
 
 from __future__ import annotations
 
-import array
 import os
-import socket
 
 import pytest
 
-from hostile_support import Daemon, MSG_CMSG_CLOEXEC, close_quietly
+from daemon import Daemon
+from mio_testkit import close_quietly
 
 
 def _pipes(n):
@@ -25,20 +24,9 @@ def _reg(c, id_, token, fd, interest="readable"):
 
 
 def _fetch_fd(c, id_, token, deregister):
-    """fetch and receive the fd with recvmsg (our Conn closes fds it reads)."""
+    """fetch: the reply line and the fds that came with it."""
     c.send_json({"op": "fetch", "id": id_, "token": token, "deregister": deregister})
-    assert not c.lines and not c.buf
-    got = []
-    data = b""
-    c.sock.settimeout(5)
-    while not data.endswith(b"\n"):
-        chunk, anc, _flags, _ = c.sock.recvmsg(65536, socket.CMSG_SPACE(4 * 4), MSG_CMSG_CLOEXEC)
-        assert chunk, "daemon closed"
-        for level, kind, payload in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                got.extend(array.array("i", payload[: len(payload) - len(payload) % 4]))
-        data += chunk
-    return data, got
+    return c.read_line_fds()
 
 
 @pytest.mark.parametrize("how", ["deregister", "fetch-deregister", "end", "connection-closed", "persistent-end"])
@@ -47,7 +35,7 @@ def test_old_files_stay_silent_after_the_daemon_lets_go(daemon: Daemon, how: str
     new = _pipes(20)
     kept = []
     try:
-        c = daemon.conn()
+        c = daemon.raw()
         if how == "persistent-end":
             c.ok({"op": "hello", "id": "h", "session": "stale", "persist": True})
         for i, (r, _) in enumerate(old):
@@ -64,14 +52,14 @@ def test_old_files_stay_silent_after_the_daemon_lets_go(daemon: Daemon, how: str
             c.ok({"op": "end", "id": "e"})
         else:
             c.close()
-            daemon.expect_fds(daemon.fd_baseline)
-            c = daemon.conn()
+            daemon.expect_fd_count(daemon.fd_baseline)
+            c = daemon.raw()
         c.collect_events(quiet=0.2)
         c.events.clear()
         # new registrations take the slots (and fd numbers) the old ones had
         for i, (r, _) in enumerate(new):
             _reg(c, f"n{i}", i, r)
-        other = daemon.conn()
+        other = daemon.raw()
         # the old files become ready, read-closed, everything
         for r, w in old:
             os.write(w, b"old")

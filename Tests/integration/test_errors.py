@@ -1,11 +1,12 @@
-"""§3 error codes: every code a client can provoke, each on a connection
+"""Error codes (docs/protocol.md, "Error codes"): every code a client can provoke, each on a connection
 that stays usable, with the request's fds closed."""
 
 import os
 
 import pytest
 
-from support import assert_error, assert_ok, line
+from raw_connection import line
+from replies import assert_error, assert_ok
 
 
 def provoke(daemon, fds, tmp_path, code):

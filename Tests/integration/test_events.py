@@ -1,4 +1,4 @@
-"""§4 events: the exact line format, each flag, edge and oneshot modes, and
+"""Events (docs/protocol.md, "Events"): the exact line format, each flag, edge and oneshot modes, and
 ordering against register/deregister replies."""
 
 import json
@@ -9,7 +9,10 @@ import time
 
 import pytest
 
-from support import QUIET_S, assert_ok, drain, line, ready
+from mio_testkit import drain
+from raw_connection import line
+from replies import assert_ok, ready
+from timing import QUIET_S
 
 
 def register_line(token, request_id, interest=("readable",), mode=None):
@@ -165,7 +168,7 @@ def test_no_priority_without_priority_interest(daemon, fds):
 
 
 def test_eventfd_readable(daemon, fds):
-    from support import eventfd
+    from mio_testkit import eventfd
 
     efd = fds.own(eventfd())
     c = daemon.client()
@@ -178,7 +181,7 @@ def test_eventfd_readable(daemon, fds):
 def test_timerfd_fires(daemon, fds):
     import ctypes
 
-    from support import timerfd
+    from mio_testkit import timerfd
 
     tfd = fds.own(timerfd())
     c = daemon.client()

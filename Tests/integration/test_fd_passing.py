@@ -1,4 +1,4 @@
-"""§2 file descriptors: which request gets which fds, and every fd the daemon
+"""File descriptors (docs/protocol.md, "Passing file descriptors"): which request gets which fds, and every fd the daemon
 receives is held by one registration or closed — counted in /proc/<pid>/fd."""
 
 import os
@@ -6,7 +6,9 @@ import socket
 import threading
 import time
 
-from support import QUIET_S, assert_error, assert_ok, line
+from raw_connection import line
+from replies import assert_error, assert_ok
+from timing import QUIET_S
 
 
 def reg(token, request_id=None, interest=("readable",)):
@@ -136,7 +138,7 @@ def test_two_fds_on_register_is_bad_request_both_closed(daemon, fds):
 def test_two_scm_rights_headers_on_register_is_bad_request(daemon, fds):
     r, w = fds.pipe()
     raw = daemon.raw()
-    raw.send_multi_rights(reg(1, 1), [[r], [w]])
+    raw.send_groups(reg(1, 1), [[r], [w]])
     assert_error(raw.read_json(), "bad_request", 1)
     daemon.assert_fds_released(open_connections=1)
 

@@ -1,4 +1,4 @@
-"""§3 fetch: the held fd comes back by SCM_RIGHTS with the reply line, with
+"""fetch (docs/protocol.md, "Receiving an fd (`fetch`)" and "`fetch`"): the held fd comes back by SCM_RIGHTS with the reply line, with
 and without deregister; the fetched fd is a working duplicate."""
 
 import json
@@ -8,7 +8,8 @@ import socket
 import pytest
 
 from mio_client import MioError
-from support import assert_error, assert_ok, line
+from raw_connection import line
+from replies import assert_error, assert_ok
 
 
 def test_fetch_without_deregister_returns_working_dup(daemon, fds):

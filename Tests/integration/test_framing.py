@@ -1,12 +1,15 @@
-"""§1 transport and framing: one JSON object per line, CRLF, blank lines,
-max_line, pipelining, end of input; §3 id echo."""
+"""Framing (docs/protocol.md, "Connecting and framing"): one JSON object per
+line, CRLF, blank lines, max_line, pipelining, end of input; id echo
+("Requests")."""
 
 import json
 import time
 
 import pytest
 
-from support import QUIET_S, TIME_SCALE, assert_error, assert_ok, line
+from raw_connection import line
+from replies import assert_error, assert_ok
+from timing import QUIET_S, TIME_SCALE
 
 
 def test_ping_reply_is_one_json_line(daemon):

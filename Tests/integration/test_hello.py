@@ -1,10 +1,11 @@
-"""§3 hello: reply fields, limits, protocol version, session names, delivery,
+"""hello (docs/protocol.md, "`hello`"): reply fields, limits, protocol version, session names, delivery,
 and wrong_state after register/waker."""
 
 import pytest
 
 from mio_client import MioError
-from support import assert_error, assert_ok, line
+from raw_connection import line
+from replies import assert_error, assert_ok
 
 
 def test_hello_reply_fields(daemon):

@@ -1,4 +1,4 @@
-"""§6/§7 caps: --max-registrations-per-uid, --max-sessions-per-uid,
+"""Caps (docs/protocol.md, "Limits" and "Connections per uid"): --max-registrations-per-uid, --max-sessions-per-uid,
 --max-connections-per-uid, --max-line; past a cap: limit_exceeded."""
 
 import json
@@ -8,7 +8,9 @@ import time
 import pytest
 
 from mio_client import MioError
-from support import assert_error, assert_ok, line, wait_until
+from raw_connection import line
+from replies import assert_error, assert_ok
+from timing import wait_until
 
 
 def code_of(fn, *args, **kwargs):

@@ -1,9 +1,10 @@
-"""§2 strict parsing: integers, UTF-8, trailing text, nesting depth; the
+"""Strict parsing (docs/protocol.md, "Strict parsing" and "Which error wins"): integers, UTF-8, trailing text, nesting depth; the
 order in which errors are reported."""
 
 import pytest
 
-from support import assert_error, assert_ok, line
+from raw_connection import line
+from replies import assert_error, assert_ok
 
 MAX_U64 = 18446744073709551615
 

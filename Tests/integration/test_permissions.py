@@ -1,4 +1,4 @@
-"""§7 peers and permissions: root, the daemon's uid, --allow-uid,
+"""Peers and permissions (docs/protocol.md, "Who may connect"): root, the daemon's uid, --allow-uid,
 --allow-gid (primary or supplementary group); others get permission_denied
 (no id) and are disconnected; sessions belong to a uid.
 
@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from support import wait_readable
+from timing import wait_readable
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another uid")
 

@@ -1,4 +1,5 @@
-"""§3/§4 delivery "poll": events come in the poll reply, without the
+"""Delivery "poll" (docs/protocol.md, "`poll`" and "Delivery, backpressure and
+coalescing"): events come in the poll reply, without the
 "event" key; timeout_ms and max_events; poll blocks later requests."""
 
 import os
@@ -8,7 +9,9 @@ import time
 import pytest
 
 from mio_client import MioError
-from support import QUIET_S, TIME_SCALE, assert_error, assert_ok, line, ready
+from raw_connection import line
+from replies import assert_error, assert_ok, ready
+from timing import QUIET_S, TIME_SCALE
 
 
 def poll_event(token, **flags):

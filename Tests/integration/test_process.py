@@ -1,18 +1,17 @@
-"""§8 process behaviour: the socket file and its directory, stale sockets,
+"""Running the daemon (docs/protocol.md, "Running the daemon"): the socket file and its directory, stale sockets,
 a second daemon on a live socket, socket activation, sd_notify, logs, and
-§7 RLIMIT_NOFILE."""
+RLIMIT_NOFILE ("Limits")."""
 
 import os
 import resource
 import signal
 import socket
 import stat
-import sys
 import time
 
 import pytest
 
-from support import wait_until
+from timing import wait_until
 
 
 def mode_of(path):
@@ -86,30 +85,19 @@ def test_log_level_flag_accepted(daemon_factory):
         daemon_factory(["--log-level", level]).client().ping()
 
 
-def start_activated(daemon_factory, binary, path):
+def start_activated(daemon_factory, path):
     """A daemon started as systemd would: the listening socket as fd 3,
     LISTEN_FDS=1, LISTEN_PID = the daemon's pid."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)
-    fd = listener.fileno()
-    # A tiny exec wrapper: the listener becomes fd 3, and LISTEN_PID is the
-    # pid that exec keeps.
-    launcher = (
-        "import os, sys\n"
-        f"if {fd} != 3:\n    os.dup2({fd}, 3)\n    os.close({fd})\n"
-        "os.environ['LISTEN_PID'] = str(os.getpid())\n"
-        "os.environ['LISTEN_FDS'] = '1'\n"
-        "os.execv(sys.argv[1], sys.argv[1:])\n"
-    )
-    command = [sys.executable, "-c", launcher, binary, "--socket", path, "--log-level", "debug"]
-    d = daemon_factory([], socket_path=path, pass_fds=(fd,), command=command)
+    d = daemon_factory([], socket_path=path, listen_fds=[(listener.fileno(), "mio-daemon.socket")])
     return d, listener
 
 
-def test_socket_activation(daemon_factory, daemon_binary, tmp_path):
+def test_socket_activation(daemon_factory, tmp_path):
     path = str(tmp_path / "activated.sock")
-    d, listener = start_activated(daemon_factory, daemon_binary, path)
+    d, listener = start_activated(daemon_factory, path)
     listener.close()  # the daemon serves its own copy
     c = d.client()
     c.ping()
@@ -119,10 +107,10 @@ def test_socket_activation(daemon_factory, daemon_binary, tmp_path):
     assert os.path.exists(path), "under socket activation the daemon must not unlink the socket file"
 
 
-def test_socket_activation_refuses_its_listener_as_register_fd(daemon_factory, daemon_binary, tmp_path):
+def test_socket_activation_refuses_its_listener_as_register_fd(daemon_factory, tmp_path):
     from mio_client import MioError
 
-    d, listener = start_activated(daemon_factory, daemon_binary, str(tmp_path / "act.sock"))
+    d, listener = start_activated(daemon_factory, str(tmp_path / "act.sock"))
     try:
         c = d.client()
         with pytest.raises(MioError) as info:
@@ -194,7 +182,7 @@ def nofile_limits(pid):
 
 
 def test_raises_soft_nofile_limit_to_hard(daemon_factory):
-    d = daemon_factory([], preexec_fn=raise_soft_nofile_limit_to(256, 2048))
+    d = daemon_factory([], popen={"preexec_fn": raise_soft_nofile_limit_to(256, 2048)})
     soft, hard = nofile_limits(d.pid)
     assert hard == 2048 and soft == 2048
     cap = d.client().hello()["limits"]["max_registrations_per_uid"]
@@ -202,7 +190,7 @@ def test_raises_soft_nofile_limit_to_hard(daemon_factory):
 
 
 def test_registration_cap_below_nofile_limit_is_enforced(daemon_factory, fds):
-    d = daemon_factory([], preexec_fn=raise_soft_nofile_limit_to(128, 128))
+    d = daemon_factory([], popen={"preexec_fn": raise_soft_nofile_limit_to(128, 128)})
     cap = d.client().hello()["limits"]["max_registrations_per_uid"]
     assert 0 < cap < 128
     from mio_client import MioError

@@ -1,4 +1,5 @@
-"""§2/§3 register, reregister, deregister, list: kinds accepted, kinds
+"""register, reregister, deregister, list (docs/protocol.md, "What can be
+registered" and "Operations"): kinds accepted, kinds
 refused (not_pollable), the daemon's own sockets refused (bad_fd)."""
 
 import os
@@ -8,7 +9,9 @@ import socket
 import pytest
 
 from mio_client import MioError
-from support import assert_error, assert_ok, eventfd, inotify, line, pidfd_getfd, signalfd, timerfd
+from mio_testkit import eventfd, inotify, pidfd_getfd, signalfd, timerfd
+from raw_connection import line
+from replies import assert_error, assert_ok
 
 
 def interest_set(entry):

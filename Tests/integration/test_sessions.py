@@ -1,5 +1,10 @@
-"""§6 sessions: anonymous, named, persistent across disconnect, takeover,
-session_busy, end."""
+"""Sessions (docs/protocol.md, "Sessions and persistence"): anonymous,
+named, persistent across disconnect, takeover, session_busy, end.
+
+Which suite: Tests/integration holds what docs/protocol.md promises a
+client that follows it, one promise per test, checked on the exact replies
+and events. A client that breaks the rules or pushes the limits (floods,
+never reading, vanishing mid-write) is Tests/hostile's."""
 
 import os
 import time
@@ -7,7 +12,9 @@ import time
 import pytest
 
 from mio_client import MioError
-from support import QUIET_S, assert_error, assert_ok, line, ready, wait_until
+from raw_connection import line
+from replies import assert_error, assert_ok, ready
+from timing import QUIET_S, wait_until
 
 
 def test_anonymous_session_dies_with_connection(daemon, fds):

@@ -1,4 +1,4 @@
-"""§8 SIGTERM/SIGINT: {"event":"shutdown"} to every connection, exit 0,
+"""SIGTERM/SIGINT (docs/protocol.md, "Signals, shutdown, exit status"): {"event":"shutdown"} to every connection, exit 0,
 socket file removed."""
 
 import os
@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from support import TIME_SCALE, assert_ok, line
+from raw_connection import line
+from replies import assert_ok
+from timing import TIME_SCALE
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

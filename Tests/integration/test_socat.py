@@ -1,4 +1,4 @@
-"""§1 from a shell: socat, end of input, half-closed clients that keep
+"""From a shell (docs/protocol.md, "Quick start" and "End of input"): socat, end of input, half-closed clients that keep
 watching a session."""
 
 import json
@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from support import assert_ok, line, ready, wait_readable
+from raw_connection import line
+from replies import assert_ok, ready
+from timing import wait_readable
 
 pytestmark = pytest.mark.skipif(shutil.which("socat") is None, reason="socat not installed")
 

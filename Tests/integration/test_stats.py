@@ -1,11 +1,13 @@
-"""§3 stats, list, end, ping."""
+"""stats, list, end, ping (docs/protocol.md, "Operations")."""
 
 import os
 
 import pytest
 
 from mio_client import MioError
-from support import QUIET_S, assert_ok, line, wait_until
+from raw_connection import line
+from replies import assert_ok
+from timing import QUIET_S, wait_until
 
 STATS_FIELDS = {"uptime_s", "connections", "sessions", "registrations", "fds_held", "events_delivered", "events_coalesced"}
 

@@ -1,9 +1,10 @@
-"""§3 waker and wake, within a session and across sessions of the same uid."""
+"""waker and wake (docs/protocol.md, "`waker`" and "`wake`"), within a session and across sessions of the same uid."""
 
 import pytest
 
 from mio_client import MioError
-from support import QUIET_S, ready
+from replies import ready
+from timing import QUIET_S
 
 
 def test_waker_and_wake_same_connection(daemon):

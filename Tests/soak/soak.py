@@ -3,7 +3,8 @@
 
     python3 Tests/soak/soak.py --minutes N      (default 1)
 
-Starts the daemon ($MIO_DAEMON_BIN, else .build/release/mio-daemon if it
+Starts the daemon (the test kit's Daemon, Tests/common/daemon.py:
+$MIO_DAEMON_BIN or $MIO_BUILD_DIR, else .build/release/mio-daemon if it
 exists, else .build/debug/mio-daemon) on a socket in a temporary directory,
 records its fd count and RSS, then for N minutes keeps --clients (default 8)
 client processes running. Each client connects, maybe says hello with a
@@ -48,7 +49,6 @@ SCM_MAX_FD = 253
 INT_SIZE = array.array("i").itemsize
 ANC_SIZE = socket.CMSG_SPACE(SCM_MAX_FD * INT_SIZE) + 256
 MSG_CMSG_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0x40000000)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def line(obj: Dict[str, Any]) -> bytes:
@@ -362,130 +362,37 @@ def work(path: str, rng: random.Random, steps: int, report) -> int:
 # The driver
 
 
-class DaemonProc:
-    def __init__(self, binary: str, workdir: pathlib.Path, extra: Sequence[str], pin_malloc: bool = True) -> None:
-        self.binary = binary
-        self.socket_path = str(workdir / "mio.sock")
-        self.stderr_path = workdir / "daemon.log"
-        env = dict(os.environ)
-        for name in ("MIO_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
-            env.pop(name, None)
-        if pin_malloc:
-            # glibc raises its mmap threshold as big blocks are freed, after
-            # which freed output buffers stay in the heap and RSS plateaus
-            # ~10 MiB above the start for good. Pinning the threshold at its
-            # default keeps RSS a measure of live memory, so that a leak of a
-            # few MiB shows.
-            env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
-        with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen([binary, "--socket", self.socket_path, "--log-level", "info", *extra],
-                                         stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env, close_fds=True)
-        self.pid = self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def fd_count(self) -> int:
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
-
-    def rss_kib(self) -> int:
-        with open(f"/proc/{self.pid}/status") as f:
-            for text in f:
-                if text.startswith("VmRSS:"):
-                    return int(text.split()[1])
-        return -1
-
-    def cpu_s(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as f:
-            data = f.read()
-        fields = data[data.rindex(")") + 2:].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-    def tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-
-class Client:
-    """A short-lived connection of the driver's own (health pings, janitor)."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.buf = b""
-        self.n = 0
-
-    def request(self, obj: Dict[str, Any]) -> Dict[str, Any]:
-        self.n += 1
-        self.sock.sendall(line(dict(obj, id=self.n)))
-        while True:
-            while b"\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise EOFError("daemon closed the connection")
-                self.buf += chunk
-            text, self.buf = self.buf.split(b"\n", 1)
-            reply = json.loads(text)
-            if "event" in reply:
-                continue
-            if reply.get("id") != self.n:
-                raise AssertionError(f"reply out of order: {reply}")
-            return reply
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def wait_ready(d: DaemonProc, timeout: float = 10.0) -> int:
-    """Wait for the daemon to answer; returns its fd count with no client."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if not d.alive():
-            raise SystemExit(f"daemon exited during start-up:\n{d.tail()}")
-        try:
-            c = Client(d.socket_path, 2.0)
-            c.request({"op": "ping"})
-            with_probe = d.fd_count()
-            c.close()
-            baseline = with_probe - 1
-            settle = time.monotonic() + 3
-            while d.fd_count() != baseline and time.monotonic() < settle:
-                time.sleep(0.01)
-            return baseline
-        except (OSError, EOFError):
-            time.sleep(0.02)
-    raise SystemExit(f"daemon did not answer within {timeout} s:\n{d.tail()}")
-
-
-def health_ping(d: DaemonProc, timeout: float = 2.0) -> float:
-    start = time.monotonic()
-    c = Client(d.socket_path, timeout)
-    try:
-        r = c.request({"op": "ping"})
-        assert r.get("ok") is True, r
-    finally:
-        c.close()
-    return time.monotonic() - start
-
-
 def pick_binary() -> str:
-    env = os.environ.get("MIO_DAEMON_BIN")
-    if env:
-        return env
+    """$MIO_DAEMON_BIN or $MIO_BUILD_DIR (binaries.py), else a release build
+    if there is one, else the debug build."""
+    import binaries
+
     release = REPO_ROOT / ".build" / "release" / "mio-daemon"
-    if os.access(release, os.X_OK):
+    if not binaries.chosen_explicitly() and os.access(release, os.X_OK):
         return str(release)
-    return str(REPO_ROOT / ".build" / "debug" / "mio-daemon")
+    return binaries.daemon_binary()
 
 
 def drive(args: argparse.Namespace) -> int:
+    # The shared test kit, imported here: the workers need none of it.
+    sys.path.insert(0, str(REPO_ROOT / "clients" / "python"))
+    sys.path.insert(0, str(REPO_ROOT / "Tests" / "common"))
+    from daemon import Daemon
+
     binary = args.binary or pick_binary()
     rng = random.Random(args.seed)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="mio-soak-"))
-    daemon = DaemonProc(binary, workdir, args.daemon_arg or [], pin_malloc=not args.no_malloc_pin)
+    env = {}
+    if not args.no_malloc_pin:
+        # glibc raises its mmap threshold as big blocks are freed, after
+        # which freed output buffers stay in the heap and RSS plateaus
+        # ~10 MiB above the start for good. Pinning the threshold at its
+        # default keeps RSS a measure of live memory, so that a leak of a
+        # few MiB shows.
+        env["MALLOC_MMAP_THRESHOLD_"] = os.environ.get("MALLOC_MMAP_THRESHOLD_", "131072")
+    # Not strict: the janitor's replies interleave with the events of the
+    # sessions it attaches to.
+    daemon = Daemon(binary, workdir, args.daemon_arg or [], log_level="info", env=env, raw_strict=False)
     failures: List[str] = []
     counts = {"clients_started": 0, "clients_killed": 0, "clients_exited": 0, "registrations": 0, "hellos": 0, "ends": 0,
               "anomalies": 0, "health_pings": 0, "health_failures": 0}
@@ -571,7 +478,7 @@ def drive(args: argparse.Namespace) -> int:
                 next_health = now + 2
                 counts["health_pings"] += 1
                 try:
-                    state["max_ping"] = max(state["max_ping"], health_ping(daemon))
+                    state["max_ping"] = max(state["max_ping"], daemon.ping_fresh(timeout=2.0))
                 except (OSError, EOFError, AssertionError) as e:
                     counts["health_failures"] += 1
                     failures.append(f"{label}: health ping failed at {now - start:.0f} s: {e!r}")
@@ -595,20 +502,20 @@ def drive(args: argparse.Namespace) -> int:
         if not daemon.alive():
             failures.append(f"daemon died with status {daemon.proc.returncode}")
             return -1, -1
-        janitor = Client(daemon.socket_path, 10)
+        janitor = daemon.raw(timeout=10)
         for name in PERSISTENT_POOL + PLAIN_POOL:
-            r = janitor.request({"op": "hello", "session": name, "takeover": True})
+            r = janitor.request({"op": "hello", "id": name, "session": name, "takeover": True})
             if not r.get("ok") and r["error"]["code"] == "limit_exceeded":
                 continue  # no such session (attaching to one never counts against the cap)
             if not r.get("ok"):
                 failures.append(f"{label}: janitor hello {name}: {r}")
                 continue
-            r = janitor.request({"op": "end"})
+            r = janitor.request({"op": "end", "id": "end"})
             if not r.get("ok"):
                 failures.append(f"{label}: janitor end {name}: {r}")
         settle = time.monotonic() + 10
         while True:
-            stats = janitor.request({"op": "stats"})["stats"]
+            stats = janitor.request({"op": "stats", "id": "stats"})["stats"]
             if (stats["connections"], stats["registrations"], stats["fds_held"]) == (1, 0, 0) and stats["sessions"] <= 1:
                 break
             if time.monotonic() > settle:
@@ -631,8 +538,12 @@ def drive(args: argparse.Namespace) -> int:
     checkpoint = min(args.checkpoint_seconds, args.minutes * 60 / 4)
     daemon_exit: Optional[int] = None
     try:
-        fd_start = wait_ready(daemon)
-        rss_start = daemon.rss_kib()
+        try:
+            daemon.start()
+        except AssertionError as e:
+            raise SystemExit(str(e))
+        fd_start = daemon.fd_baseline
+        rss_start = daemon.rss_baseline_kib
         cpu_start = daemon.cpu_s()
         print(f"soak: {binary} pid {daemon.pid}, {args.minutes} min, {args.clients} clients, seed {args.seed}; "
               f"baseline {fd_start} fds, RSS {rss_start} KiB at start", flush=True)
@@ -656,15 +567,7 @@ def drive(args: argparse.Namespace) -> int:
             if info["proc"].poll() is None:
                 info["proc"].kill()
                 info["proc"].wait()
-        if daemon.alive():
-            daemon.proc.send_signal(signal.SIGTERM)
-            try:
-                daemon_exit = daemon.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                daemon.proc.kill()
-                daemon_exit = daemon.proc.wait()
-        else:
-            daemon_exit = daemon.proc.returncode
+        daemon_exit = daemon.stop(timeout=10) if daemon.proc is not None else None
     if daemon_exit != 0:
         failures.append(f"daemon exit status {daemon_exit} after SIGTERM")
 
@@ -674,7 +577,7 @@ def drive(args: argparse.Namespace) -> int:
     for f in failures:
         print(f"soak: FAIL: {f}", flush=True)
     if failures:
-        print(f"soak: daemon log (last lines, full log in {daemon.stderr_path}):\n{daemon.tail()}", flush=True)
+        print(f"soak: daemon log (its end, full log in {daemon.stderr_path}):\n{daemon.stderr_tail(4000)}", flush=True)
     summary = dict(
         ok=not failures, minutes=args.minutes, binary=binary, clients=args.clients, seed=args.seed,
         **counts, max_health_ping_ms=round(state["max_ping"] * 1000, 1),

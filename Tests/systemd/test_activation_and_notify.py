@@ -1,96 +1,62 @@
 """Socket activation, the notify protocol, and persistent sessions kept in
 the service manager's fd store across a restart of the daemon."""
-import json
 import os
 import signal
 import socket
-import subprocess
 import time
 
-from conftest import need
-from manager import FakeManager, start_with_fds
+from binaries import need_tool as need
+from fake_service_manager import FakeManager
 
 
-def _fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+def _ready(token: int):
+    return lambda m: m.get("event") == "ready" and m["token"] == token
 
 
-def _request(sock: socket.socket, line: dict, fds=()) -> dict:
-    data = (json.dumps(line) + "\n").encode()
-    if fds:
-        socket.send_fds(sock, [data], list(fds))
-    else:
-        sock.sendall(data)
-    return _read_line(sock, lambda m: "ok" in m)
-
-
-_buffers = {}
-
-
-def _read_line(sock: socket.socket, accept, timeout: float = 5.0) -> dict:
-    buf = _buffers.setdefault(sock.fileno(), bytearray())
-    end = time.monotonic() + timeout
+def _read_until(conn, accept):
+    """The first line ``accept`` takes, looking first at the events
+    ``read_reply`` passed over (the connection is not strict); the lines
+    before it are dropped."""
+    for message in list(conn.events):
+        conn.events.remove(message)
+        if accept(message):
+            return message
     while True:
-        while b"\n" in buf:
-            line, _, rest = bytes(buf).partition(b"\n")
-            buf[:] = rest
-            message = json.loads(line)
-            if accept(message):
-                return message
-        remaining = end - time.monotonic()
-        assert remaining > 0, "timed out waiting for a line from the daemon"
-        sock.settimeout(remaining)
-        chunk = sock.recv(65536)
-        assert chunk, "daemon closed the connection"
-        buf += chunk
+        message = conn.read_json()
+        if accept(message):
+            return message
 
 
-def _connect(path: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(path)
-    _buffers.pop(sock.fileno(), None)
-    return sock
-
-
-def test_socket_activation_serves_inherited_fd(tmp_path, daemon_bin):
+def test_socket_activation_serves_inherited_fd(tmp_path, daemon_factory):
     need("systemd-socket-activate")
-    path = str(tmp_path / "act.sock")
-    log = open(tmp_path / "stderr.log", "w")
-    proc = subprocess.Popen(["systemd-socket-activate", "-l", path, daemon_bin, "--log-level", "debug"],
-                            stderr=log, stdout=log)
-    try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(path):
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        sock = _connect(path)
-        assert _request(sock, {"op": "ping", "id": 1}) == {"id": 1, "ok": True}
-        sock.close()
-        # The daemon was started on the first connection and is serving fd 3.
-        text = (tmp_path / "stderr.log").read_text()
-        assert "socket activation" in text, text
-        # No socket file of its own anywhere in the directory.
-        assert sorted(os.listdir(tmp_path)) == ["act.sock", "stderr.log"]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
-        log.close()
+    run = tmp_path / "run"
+    run.mkdir()
+    path = str(run / "act.sock")
+    # systemd-socket-activate binds and listens, then execs the daemon with
+    # the socket as fd 3 (same pid); the readiness ping is its first client.
+    d = daemon_factory(socket_path=path, socket_flag=False, wrapper=["systemd-socket-activate", "-l", path])
+    c = d.raw()
+    assert c.request({"op": "ping", "id": 1}) == {"id": 1, "ok": True}
+    c.close()
+    d.expect_fd_count(d.fd_baseline)
+    assert "socket activation" in d.stderr_tail(), d.stderr_tail()
+    # No socket file of its own beside the one it was given.
+    assert os.listdir(run) == ["act.sock"]
+    d.send_signal(signal.SIGTERM)
+    assert d.wait_exit(10) == 0
     assert os.path.exists(path), "the daemon must not unlink a socket file it did not make"
 
 
-def test_notify_ready_watchdog_status_stopping(tmp_path, daemon_bin):
+def test_notify_ready_watchdog_status_stopping(tmp_path, daemon_factory):
     manager = FakeManager(str(tmp_path / "notify.sock"))
-    path = str(tmp_path / "mio.sock")
-    env = dict(os.environ, NOTIFY_SOCKET=manager.path, WATCHDOG_USEC="400000")
-    env.pop("WATCHDOG_PID", None)
-    log = open(tmp_path / "stderr.log", "w")
-    started = time.monotonic()
-    proc = subprocess.Popen([daemon_bin, "--socket", path], env=env, stderr=log)
     try:
+        started = time.monotonic()
+        d = daemon_factory(env={"NOTIFY_SOCKET": manager.path, "WATCHDOG_USEC": "400000"}, log_level=None, wait=False)
         ready_at = manager.wait_for("READY=1")
         # READY=1 comes once the socket accepts.
-        sock = _connect(path)
-        assert _request(sock, {"op": "ping"}) == {"ok": True}
+        d.wait_ready()
+        c = d.raw()
+        assert c.request({"op": "ping"}) == {"ok": True}
         print(f"start to READY=1: {(ready_at - started) * 1000:.1f} ms")
         # Pump all along, so each line's arrival time is when it came.
         watch_end = time.monotonic() + 1.3
@@ -103,43 +69,44 @@ def test_notify_ready_watchdog_status_stopping(tmp_path, daemon_bin):
         assert max(gaps) < 0.4, f"a gap of {max(gaps):.3f} s would have tripped a 400 ms watchdog"
         statuses = [line for _, line in manager.lines("STATUS=")]
         assert any("1 connections" in s for s in statuses), statuses
-        sock.close()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
+        c.close()
+        d.expect_fd_count(d.fd_baseline)
+        d.send_signal(signal.SIGTERM)
+        assert d.wait_exit(10) == 0
         manager.wait_for("STOPPING=1")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        log.close()
         manager.close()
 
 
-def test_persistent_sessions_survive_a_restart_through_the_fd_store(tmp_path, daemon_bin):
+def test_persistent_sessions_survive_a_restart_through_the_fd_store(tmp_path, daemon_factory):
     manager = FakeManager(str(tmp_path / "notify.sock"))
     sock_path = str(tmp_path / "mio.sock")
     env = {"NOTIFY_SOCKET": manager.path}
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(sock_path)
     listener.listen(16)
-    log = open(tmp_path / "stderr.log", "w")
+    # As the unit files start it: no --socket, the listener and the stored fds by LISTEN_FDS.
+    as_systemd = dict(socket_path=sock_path, socket_flag=False, env=env, wait=False)
     pipes = [os.pipe() for _ in range(3)]
     extra = []
     try:
         # First daemon: a persistent session with three pipes and a waker.
-        first = start_with_fds([daemon_bin, "--log-level", "debug"], [(listener.fileno(), "mio-daemon.socket")], env, log)
+        first = daemon_factory(listen_fds=[(listener.fileno(), "mio-daemon.socket")], **as_systemd)
         manager.wait_for("READY=1")
-        client = _connect(sock_path)
-        assert _request(client, {"op": "hello", "session": "keep", "persist": True})["ok"]
+        first.wait_ready()
+        # Events of the restored registrations interleave with replies: not strict.
+        client = first.raw(strict=False)
+        assert client.request({"op": "hello", "session": "keep", "persist": True})["ok"]
         for token, (r, _w) in enumerate(pipes, start=1):
-            assert _request(client, {"op": "register", "token": token, "interest": ["readable"]}, [r]) == {"ok": True, "token": token}
-        assert _request(client, {"op": "waker", "token": 99})["ok"]
-        assert _request(client, {"op": "register", "token": 50, "interest": ["readable", "writable"], "mode": "oneshot"},
-                        [pipes[0][1]])["ok"]
+            assert client.request({"op": "register", "token": token, "interest": ["readable"]}, [r]) == {"ok": True, "token": token}
+        assert client.request({"op": "waker", "token": 99})["ok"]
+        assert client.request({"op": "register", "token": 50, "interest": ["readable", "writable"], "mode": "oneshot"},
+                              [pipes[0][1]])["ok"]
         client.close()
         for r, _w in pipes:
             os.close(r)  # the daemon holds its own copies
         first.send_signal(signal.SIGTERM)
-        assert first.wait(10) == 0
+        assert first.wait_exit(10) == 0
         manager.pump(0.2)
         stored = manager.take_store()
         names = sorted(stored)
@@ -158,44 +125,42 @@ def test_persistent_sessions_survive_a_restart_through_the_fd_store(tmp_path, da
         extra += list(stored.values())
         inherited = [(listener.fileno(), "mio-daemon.socket")] + [(fd, name) for name, fd in sorted(stored.items())]
         inherited += [(bad_name_fd, "mio~garbage"), (regular_fd, f"mio~{os.getuid()}~keep~7~r~e~f")]
-        second = start_with_fds([daemon_bin, "--log-level", "debug"], inherited, env, log)
+        second = daemon_factory(listen_fds=inherited, **as_systemd)
         manager.wait_count("READY=1", 2)
+        second.wait_ready()
 
-        client = _connect(sock_path)
-        hello = _request(client, {"op": "hello", "session": "keep"})
+        client = second.raw(strict=False)
+        hello = client.request({"op": "hello", "session": "keep"})
         assert hello["ok"] and hello["session"] == "keep"
-        event = _read_line(client, lambda m: m.get("event") == "ready" and m["token"] == 2)
+        event = _read_until(client, _ready(2))
         assert event["readable"] is True
-        listed = _request(client, {"op": "list"})["registrations"]
+        listed = client.request({"op": "list"})["registrations"]
         assert sorted((r["token"], r["kind"], r["mode"], tuple(r["interest"])) for r in listed) == [
             (1, "pipe", "edge", ("readable",)), (2, "pipe", "edge", ("readable",)), (3, "pipe", "edge", ("readable",)),
             (50, "pipe", "oneshot", ("readable", "writable")), (99, "waker", "edge", ("readable",))]
         # The restored waker still wakes, and a restored pipe still reports.
-        assert _request(client, {"op": "wake", "token": 99})["ok"]
-        _read_line(client, lambda m: m.get("event") == "ready" and m["token"] == 99)
+        assert client.request({"op": "wake", "token": 99})["ok"]
+        _read_until(client, _ready(99))
         os.write(pipes[2][1], b"y")
-        _read_line(client, lambda m: m.get("event") == "ready" and m["token"] == 3)
-        stats = _request(client, {"op": "stats"})["stats"]
+        _read_until(client, _ready(3))
+        stats = client.request({"op": "stats"})["stats"]
         assert stats["registrations"] == 5 and stats["fds_held"] == 4
         # Every fd accounted for: the two bad ones were closed, and the daemon
         # holds exactly its own fds plus the four restored client fds.
-        log.flush()
-        text = (tmp_path / "stderr.log").read_text()
+        text = second.stderr_tail()
         assert "mio~garbage" in text and "keep~7" in text, text
         assert "5 of 7 registrations restored" in text or "5 of 6 registrations restored" in text, text
 
         # end: the session is gone, and its fds with it.
-        before = _fd_count(second.pid)
-        assert _request(client, {"op": "end"})["ok"]
-        time.sleep(0.2)
-        assert _fd_count(second.pid) == before - 5  # four client fds and the waker's eventfd
+        assert client.request({"op": "end"})["ok"]
         client.close()
+        # the baseline (taken at start) held the four client fds and the waker's eventfd
+        second.expect_fd_count(second.fd_baseline - 5, what="after end of the restored session")
         second.send_signal(signal.SIGTERM)
-        assert second.wait(10) == 0
+        assert second.wait_exit(10) == 0
         manager.pump(0.2)
         assert manager.take_store() == {}, "an ended session leaves nothing in the store"
     finally:
-        log.close()
         for r, w in pipes:
             for fd in (r, w):
                 try:

@@ -1,4 +1,5 @@
-"""Line framing with SCM_RIGHTS fd attachment (protocol §1, §2).
+"""Line framing with SCM_RIGHTS fd attachment (docs/protocol.md, "Connecting
+and framing" and "How the daemon matches fds to lines").
 
 Linux ends a ``recvmsg()`` on a stream socket at the end of the message that
 carried fds, and never joins the fds of two messages. So the fds returned by
@@ -153,7 +154,8 @@ class LineReader:
 
 
 def send_line(sock: socket.socket, line: bytes, fds: Sequence[int] = ()) -> None:
-    """Send one line; with fds, in one ``sendmsg()`` of its own (§2).
+    """Send one line; with fds, in one ``sendmsg()`` of its own (docs/protocol.md,
+    "Sending: one `sendmsg()` per `register`").
 
     If the kernel takes only part of the line (possible on a socket with a
     timeout), the rest follows without fds; the fds stay with the line

@@ -164,7 +164,7 @@ class AsyncClient:
         finally:
             loop.remove_writer(fd)
 
-    # -- ops (§3) -----------------------------------------------------------
+    # -- ops (docs/protocol.md, "Operations") ---------------------------------
 
     async def hello(
         self,

@@ -84,7 +84,7 @@ class Client:
 
     def shutdown_write(self) -> None:
         """Shut down the sending side: the daemon answers what it has and keeps
-        sending events (§1)."""
+        sending events (docs/protocol.md, "End of input")."""
         self._socket().shutdown(socket.SHUT_WR)
 
     def fileno(self) -> int:
@@ -110,7 +110,8 @@ class Client:
 
     def send_request(self, op: str, /, *, fds: Sequence[FdLike] = (), **fields: Any) -> Any:
         """Send one request without waiting; returns its id. With fds, the
-        line and its fds go in one ``sendmsg()`` of their own (§2)."""
+        line and its fds go in one ``sendmsg()`` of their own (docs/protocol.md,
+        "Sending: one `sendmsg()` per `register`")."""
         request_id, line = self._requests.build(op, dict(fields))
         entry: List[Any] = [request_id, None]
         self._open.append(entry)
@@ -148,7 +149,7 @@ class Client:
         close_fds(got)
         return reply
 
-    # -- ops (§3) -----------------------------------------------------------
+    # -- ops (docs/protocol.md, "Operations") ---------------------------------
 
     def hello(
         self,

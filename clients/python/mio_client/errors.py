@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-#: Stable error codes of protocol §3.
+#: The stable error codes (docs/protocol.md, "Error codes").
 ERROR_CODES = (
     "bad_json",
     "bad_request",

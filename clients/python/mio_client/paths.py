@@ -1,4 +1,4 @@
-"""Where the daemon's socket is (protocol §1)."""
+"""Where the daemon's socket is (docs/protocol.md, "Socket path")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,10 @@
-"""Clients that leave persistent sessions behind, and one that keeps taking
-a session over from another."""
+"""Clients that leave persistent sessions behind up to the cap, and two that
+keep taking one session from each other.
+
+Which suite: Tests/hostile holds clients that break the rules or push the
+limits; each test ends with daemon.assert_healthy() (alive, a fresh client
+answered, fds back at the baseline, RSS bounded). What a client that
+follows docs/protocol.md is promised is Tests/integration's."""
 
 from __future__ import annotations
 
@@ -7,36 +12,37 @@ import os
 
 import pytest
 
-from hostile_support import Daemon, PipeProbes
+from daemon import Daemon
+from mio_testkit import PipeProbes
 
 
 @pytest.mark.daemon_args("--max-sessions-per-uid", 5)
 def test_persistent_sessions_left_behind_up_to_the_cap(daemon: Daemon, probes: PipeProbes) -> None:
     for k in range(5):
-        c = daemon.conn()
+        c = daemon.raw()
         c.ok({"op": "hello", "id": "h", "session": f"left-{k}", "persist": True})
         for t in range(3):
             fd = probes.make(1)
             c.ok({"op": "register", "id": t, "token": t, "interest": "writable"}, fd)
             probes.drop_ours(fd)
         c.abort()
-    daemon.conns.clear()
+    daemon.connections.clear()
     # the sessions and their 15 fds outlive the connections
-    daemon.expect_fds(daemon.fd_baseline + 15, what="(5 persistent sessions, 3 fds each)")
+    daemon.expect_fd_count(daemon.fd_baseline + 15, what="(5 persistent sessions, 3 fds each)")
     probes.assert_held("by the persistent sessions")
-    c = daemon.conn()
+    c = daemon.raw()
     c.send_json({"op": "hello", "id": "sixth", "session": "left-5", "persist": True})
     c.expect_error("limit_exceeded", id="sixth")
     c.close()
     # attaching to a session left behind and ending it frees its fds
     for k in range(5):
-        c = daemon.conn()
+        c = daemon.raw()
         c.ok({"op": "hello", "id": "h", "session": f"left-{k}"})
         assert len(c.request({"op": "list", "id": "l"})["registrations"]) == 3
         c.ok({"op": "end", "id": "e"})
         c.close()
     probes.assert_released()
-    daemon.conns.clear()
+    daemon.connections.clear()
     daemon.assert_healthy()
 
 
@@ -44,7 +50,7 @@ def test_takeover_ping_pong(daemon: Daemon, probes: PipeProbes) -> None:
     """Two connections take one persistent session from each other 200
     times while its fds fire; nothing leaks, the loser always gets
     session_taken."""
-    a, b = daemon.conn(), daemon.conn()
+    a, b = daemon.raw(), daemon.raw()
     a.ok({"op": "hello", "id": "h", "session": "contested", "persist": True})
     r, w = os.pipe()
     try:
@@ -54,7 +60,7 @@ def test_takeover_ping_pong(daemon: Daemon, probes: PipeProbes) -> None:
             os.write(w, b"x")
             winner.ok({"op": "hello", "id": i, "session": "contested", "takeover": True})
             while True:
-                obj = loser.read_obj()
+                obj = loser.read_json()
                 if obj.get("event") == "session_taken":
                     break
                 assert obj.get("event") == "ready", obj
@@ -65,5 +71,5 @@ def test_takeover_ping_pong(daemon: Daemon, probes: PipeProbes) -> None:
     finally:
         os.close(r)
         os.close(w)
-    daemon.close_conns()
+    daemon.close_connections()
     daemon.assert_healthy()

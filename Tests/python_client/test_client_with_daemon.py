@@ -8,7 +8,8 @@ import signal
 import pytest
 
 from mio_client import AsyncClient, Client, ConnectionClosed, MioError
-from support import QUIET_S, ready
+from replies import ready
+from timing import QUIET_S
 
 
 def test_client_pipelined_requests(daemon):

@@ -1,17 +1,13 @@
-"""Unit tests of the client's pure parts (no daemon needed):
-python3 -m pytest clients/python/tests -q"""
+"""Unit tests of the Python client's pure parts (no daemon needed):
+python3 -m pytest Tests/python_client/test_client_units.py"""
 
 import os
-import pathlib
 import socket
-import sys
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from mio_client import LineReader, encode, resolve_socket_path  # noqa: E402
-from mio_client._framing import recv_chunk, send_line  # noqa: E402
+from mio_client import LineReader, encode, resolve_socket_path
+from mio_client._framing import recv_chunk, send_line
 
 
 def test_resolve_explicit_path_wins():

@@ -1,6 +1,11 @@
 """Clients that do not read: pipelined floods of requests, fds that keep
 firing at a reader that stopped, clients that vanish while the daemon
-writes to them (protocol.md §5)."""
+writes to them (docs/protocol.md, "Delivery, backpressure and coalescing").
+
+Which suite: Tests/hostile holds clients that break the rules or push the
+limits; each test ends with daemon.assert_healthy() (alive, a fresh client
+answered, fds back at the baseline, RSS bounded). What a client that
+follows docs/protocol.md is promised is Tests/integration's."""
 
 from __future__ import annotations
 
@@ -15,7 +20,10 @@ import time
 
 import pytest
 
-from hostile_support import Daemon, eventfd, line
+from daemon import Daemon
+from mio_testkit import eventfd
+from raw_connection import line
+from timing import SANITIZER, TIME_SCALE
 
 
 def _writer(conn, data: bytes, errors: list) -> threading.Thread:
@@ -36,7 +44,7 @@ def test_twenty_thousand_pipelined_pings_unread(daemon: Daemon, pad: int) -> Non
     replies (4+ MB) pass the 1 MiB output cap: the daemon stops reading that
     connection (the writer blocks) instead of buffering. Then every reply
     arrives, in order."""
-    c = daemon.conn(timeout=60)
+    c = daemon.raw(timeout=60)
     ids = [f"{i:06d}-" + "x" * pad for i in range(20000)]
     data = b"".join(line({"op": "ping", "id": i}) for i in ids)
     errors: list = []
@@ -47,7 +55,7 @@ def test_twenty_thousand_pipelined_pings_unread(daemon: Daemon, pad: int) -> Non
     peak = daemon.assert_rss_bounded(16)
     daemon.ping_fresh()
     for i in ids:
-        r = c.reply(timeout=30)
+        r = c.read_reply(timeout=30)
         assert r == {"id": i, "ok": True}, f"expected the reply to {i[:6]}, got {str(r)[:200]}"
     t.join(30)
     assert not t.is_alive() and not errors, errors
@@ -61,16 +69,16 @@ def test_pipelined_lists_with_big_replies(daemon: Daemon) -> None:
     """300 pipelined lists of 1000 registrations (21 MB of replies) while
     not reading: the cap is checked before each request, so the daemon holds
     about 1 MiB plus one reply, not 21 MB."""
-    c = daemon.conn(timeout=60)
+    c = daemon.raw(timeout=60)
     c.send(b"".join(line({"op": "waker", "id": t, "token": t}) for t in range(1000)))
     for t in range(1000):
-        assert c.reply() == {"id": t, "ok": True, "token": t}
+        assert c.read_reply() == {"id": t, "ok": True, "token": t}
     c.send(b"".join(line({"op": "list", "id": i}) for i in range(300)))
     time.sleep(2.0)
     peak = daemon.assert_rss_bounded(16)
     daemon.ping_fresh()
     for i in range(300):
-        r = c.reply(timeout=30)
+        r = c.read_reply(timeout=30)
         assert r.get("id") == i and len(r["registrations"]) == 1000, str(r)[:200]
     c.close()
     daemon.assert_healthy(rss_slack_mib=16)
@@ -82,7 +90,7 @@ def test_reader_that_stops_reading_while_its_fds_keep_firing(daemon: Daemon) -> 
     client does not read. RSS stays bounded (coalescing), others are served,
     and once the client reads, every token's last change (read_closed, a
     flag never seen before) is delivered."""
-    c = daemon.conn(timeout=30)
+    c = daemon.raw(timeout=30)
     pipes = [os.pipe() for _ in range(75)]
     pairs = [socket.socketpair() for _ in range(50)]
     efds = [eventfd() for _ in range(25)]
@@ -100,7 +108,7 @@ def test_reader_that_stops_reading_while_its_fds_keep_firing(daemon: Daemon) -> 
     for tok, fd in tokens.items():
         c.send_json({"op": "register", "id": tok, "token": tok, "interest": "readable"}, [fd])
     for tok in tokens:
-        assert c.reply() == {"id": tok, "ok": True, "token": tok}
+        assert c.read_reply() == {"id": tok, "ok": True, "token": tok}
     # do not read from here on
     writes = 0
     peak = 0
@@ -162,7 +170,7 @@ def test_client_closes_while_the_daemon_writes(daemon: Daemon, how: str) -> None
     count = 5000 if how.startswith("close") else 20000
     data = b"".join(line({"op": "ping", "id": f"{i}-" + "z" * 150}) for i in range(count))
     for round_ in range(20):
-        c = daemon.conn(timeout=10)
+        c = daemon.raw(timeout=10)
         errors: list = []
         t = _writer(c, data, errors)
         if how.startswith("close"):
@@ -178,7 +186,7 @@ def test_client_closes_while_the_daemon_writes(daemon: Daemon, how: str) -> None
         t.join(10)
         assert not t.is_alive()
         assert daemon.alive(), f"daemon died in round {round_}:\n{daemon.stderr_tail()}"
-    daemon.conns.clear()
+    daemon.connections.clear()
     daemon.assert_healthy()
 
 
@@ -195,7 +203,7 @@ def test_client_with_firing_fds_closes_while_the_daemon_writes(daemon: Daemon) -
     t.start()
     try:
         for round_ in range(10):
-            c = daemon.conn()
+            c = daemon.raw()
             for i, e in enumerate(efds):
                 c.send_json({"op": "register", "id": i, "token": i, "interest": ["readable", "writable"]}, [e])
             time.sleep(0.15)
@@ -206,7 +214,7 @@ def test_client_with_firing_fds_closes_while_the_daemon_writes(daemon: Daemon) -
         t.join(5)
         for e in efds:
             os.close(e)
-    daemon.conns.clear()
+    daemon.connections.clear()
     daemon.assert_healthy()
 
 
@@ -241,7 +249,7 @@ def test_sigkilled_while_flooding(daemon: Daemon) -> None:
 def test_sigterm_with_a_client_that_does_not_read(daemon: Daemon) -> None:
     """Shutdown flushes for at most 1 s: a client with a full socket does
     not hold the daemon up."""
-    c = daemon.conn(timeout=30)
+    c = daemon.raw(timeout=30)
     data = b"".join(line({"op": "ping", "id": f"{i}-" + "q" * 200}) for i in range(20000))
     errors: list = []
     t = _writer(c, data, errors)
@@ -263,7 +271,7 @@ def test_pipelined_fetches_unread(daemon_factory, nofile) -> None:
     is answered (ok, or limit_exceeded when the fds cannot be sent), and
     nothing is left once the client has read."""
     daemon = daemon_factory([], nofile=nofile)
-    c = daemon.conn(timeout=30)
+    c = daemon.raw(timeout=30)
     r, w = os.pipe()
     try:
         assert c.request({"op": "register", "id": "r", "token": 1, "interest": "readable"}, [r]) == {"id": "r", "ok": True, "token": 1}
@@ -271,7 +279,7 @@ def test_pipelined_fetches_unread(daemon_factory, nofile) -> None:
         time.sleep(1.5)
         held = daemon.fd_count()
         daemon.ping_fresh()
-        other = daemon.conn()
+        other = daemon.raw()
         r2, w2 = os.pipe()
         try:
             reply = other.request({"op": "register", "id": 1, "token": 1, "interest": "readable"}, [r2])
@@ -281,7 +289,7 @@ def test_pipelined_fetches_unread(daemon_factory, nofile) -> None:
             os.close(w2)
         codes: dict = {}
         for i in range(5000):
-            rep = c.reply(timeout=30)
+            rep = c.read_reply(timeout=30)
             assert rep.get("id") == i, rep
             k = "ok" if rep.get("ok") else rep["error"]["code"]
             codes[k] = codes.get(k, 0) + 1
@@ -291,7 +299,7 @@ def test_pipelined_fetches_unread(daemon_factory, nofile) -> None:
     finally:
         os.close(r)
         os.close(w)
-    daemon.close_conns()
+    daemon.close_connections()
     daemon.assert_healthy()
     print(f"{codes}; the daemon held {held} fds for the unread replies (baseline {daemon.fd_baseline})")
 
@@ -299,15 +307,15 @@ def test_pipelined_fetches_unread(daemon_factory, nofile) -> None:
 def test_pipelined_fetches_unread_do_not_eat_the_fd_reserve(daemon_factory) -> None:
     """Each unsent fetch reply holds a copy of the fd in the daemon. A client
     that pipelines fetches and never reads must not be able to use up the
-    daemon's open-file limit: protocol.md §7/§11.3 keep a reserve of
+    daemon's open-file limit: docs/protocol.md, "Limits", keeps a reserve of
     max(64, N/8) fds for connections and fds in transit. Here (N = 1024)
     one connection pipelines 3000 fetches, waits, then 400 more; a fresh
     client must still get in, and another connection's register must still
     receive its fd."""
     daemon = daemon_factory([], nofile=1024)
-    other = daemon.conn()
+    other = daemon.raw()
     other.ping("other")
-    c = daemon.conn(timeout=30)
+    c = daemon.raw(timeout=30)
     r, w = os.pipe()
     r2, w2 = os.pipe()
     try:
@@ -331,7 +339,7 @@ def test_pipelined_fetches_unread_do_not_eat_the_fd_reserve(daemon_factory) -> N
         try:
             daemon.ping_fresh()
             other.send_json({"op": "register", "id": "o", "token": 1, "interest": "readable"}, [r2])
-            reply = other.read_obj(timeout=2.0)
+            reply = other.read_json(timeout=2.0)
             assert reply == {"id": "o", "ok": True, "token": 1}, reply
         except (AssertionError, EOFError) as e:
             raise AssertionError(
@@ -341,14 +349,14 @@ def test_pipelined_fetches_unread_do_not_eat_the_fd_reserve(daemon_factory) -> N
         # Reading lets everything through: every fetch is answered, in order
         # (the reader closes the fds that come with the replies).
         for i in range(3400):
-            rep = c.reply(timeout=30)
+            rep = c.read_reply(timeout=30)
             assert rep == {"id": i, "ok": True, "token": 1}, rep
         sender.join(10)
         assert not sender.is_alive()
     finally:
         for fd in (r, w, r2, w2):
             os.close(fd)
-    daemon.close_conns()
+    daemon.close_connections()
     daemon.assert_healthy()
 
 
@@ -356,7 +364,7 @@ def test_poll_delivery_client_that_pipelines_behind_a_poll_and_leaves(daemon: Da
     """A poll that waits for ever, 20000 requests queued behind it, then
     the client goes away: the daemon notices, keeps nothing."""
     for round_ in range(3):
-        c = daemon.conn(timeout=10)
+        c = daemon.raw(timeout=10)
         c.ok({"op": "hello", "id": "h", "delivery": "poll"})
         r, w = os.pipe()
         c.ok({"op": "register", "id": "r", "token": 1, "interest": "readable"}, [r])
@@ -368,13 +376,51 @@ def test_poll_delivery_client_that_pipelines_behind_a_poll_and_leaves(daemon: Da
         if round_ == 0:
             # the poll is answered by readiness, and the pings follow
             os.write(w, b"x")
-            r1 = c.reply(timeout=10)
+            r1 = c.read_reply(timeout=10)
             assert r1.get("id") == "p" and [e["token"] for e in r1["events"]] == [1], r1
             for i in range(20000):
-                assert c.reply(timeout=10) == {"id": i, "ok": True}
+                assert c.read_reply(timeout=10) == {"id": i, "ok": True}
         c.hangup()
         t.join(10)
         assert not t.is_alive()
         os.close(w)
-    daemon.conns.clear()
+    daemon.connections.clear()
+    daemon.assert_healthy()
+
+
+def test_unread_replies_stop_reading_not_the_daemon(daemon: Daemon) -> None:
+    """A client that pipelines many requests and reads nothing: the daemon
+    buffers about 1 MiB of replies, stops reading it, keeps serving others,
+    and answers everything in order once the client reads."""
+    n = 50_000
+    hog = daemon.raw()
+    hog.sock.settimeout(30)
+    rss_before = daemon.rss_kib()
+    # stats replies (~170 bytes) are much longer than the requests (~22 bytes)
+    payload = b"".join(line({"op": "stats", "id": i}) for i in range(n))
+    sender_error = []
+
+    def send_all():
+        try:
+            hog.sock.sendall(payload)
+        except OSError as exc:  # pragma: no cover - reported below
+            sender_error.append(exc)
+
+    sender = threading.Thread(target=send_all, daemon=True)
+    sender.start()
+    time.sleep(0.5)
+    other = daemon.client()
+    start = time.monotonic()
+    other.ping()
+    assert time.monotonic() - start < 1.0 * TIME_SCALE
+    assert sender.is_alive(), "the daemon read every request though ~8 MB of replies went unread"
+    rss_during = daemon.rss_kib()
+    assert SANITIZER or rss_during - rss_before < 8 * 1024, f"RSS grew {rss_during - rss_before} KiB while replies were unread"
+    for i in range(n):
+        reply = hog.read_json(timeout=10)
+        assert reply["id"] == i and reply["ok"] is True
+    sender.join(10)
+    assert not sender_error, sender_error
+    hog.close()
+    other.close()
     daemon.assert_healthy()

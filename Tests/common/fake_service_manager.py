@@ -1,16 +1,16 @@
-"""A stand-in for the service manager: a NOTIFY_SOCKET receiver that keeps
-the notify lines and the fds of FDSTORE=1, and starts the daemon with fds
-at 3, 4, … and LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES, as systemd does."""
+"""A stand-in for the service manager's side of the notify protocol: a
+NOTIFY_SOCKET receiver that keeps the notify lines and the fds of
+FDSTORE=1. Starting the daemon with fds as systemd does is the Daemon's
+``listen_fds`` (daemon.py)."""
 
 from __future__ import annotations
 
 import array
 import os
 import socket
-import subprocess
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 
 class FakeManager:
@@ -97,31 +97,3 @@ class FakeManager:
             os.close(fd)
         self.store.clear()
         self.sock.close()
-
-
-def start_with_fds(argv: List[str], fds: List[Tuple[int, str]], env: Dict[str, str], stderr) -> subprocess.Popen:
-    """Starts argv with `fds` at 3, 4, … and LISTEN_* naming them, LISTEN_PID
-    being the child's own pid (set between fork and exec)."""
-    sources = [fd for fd, _ in fds]
-    names = ":".join(name for _, name in fds)
-
-    def place() -> None:
-        high = [os.dup(fd) for fd in sources]  # out of the way of 3, 4, …
-        for index, fd in enumerate(high):
-            os.dup2(fd, 3 + index)
-        for fd in high:
-            os.close(fd)
-        os.environ["LISTEN_PID"] = str(os.getpid())
-        os.environ["LISTEN_FDS"] = str(len(sources))
-        os.environ["LISTEN_FDNAMES"] = names
-
-    full_env = dict(os.environ)
-    full_env.update(env)
-    old = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(full_env)
-    try:
-        return subprocess.Popen(argv, preexec_fn=place, close_fds=False, stderr=stderr)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
