@@ -8,18 +8,49 @@ from __future__ import annotations
 
 import os
 import pathlib
+import pwd
 import re
 import shutil
 import signal
 import subprocess
+from typing import Dict, List, Optional
 
 import pytest
 
-from conftest import C_CLIENT, REPO, other_uid, run_as
-
+REPO = pathlib.Path(__file__).resolve().parents[2]
+C_CLIENT = REPO / "clients" / "c"
+EXAMPLE = C_CLIENT / "examples" / "pipe_readable.c"
 API_CASES = ["arguments", "hello", "register", "reregister", "deregister", "waker", "fetch", "events_kept",
              "timeout", "foreign_loop", "session_taken"]
-EXAMPLE = C_CLIENT / "examples" / "pipe_readable.c"
+
+
+def other_uid() -> Optional[int]:
+    """A uid to run clients as that is not ours: nobody when we are root;
+    None when we are not (tests then use our own uid where they can)."""
+    if os.getuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        return 65534
+
+
+def run_as(uid: Optional[int], argv: List[str], env: Dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    """Runs argv as uid (None: as ourselves) with exactly env."""
+    gid = None
+    if uid is not None:
+        try:
+            gid = pwd.getpwuid(uid).pw_gid
+        except KeyError:
+            gid = uid
+
+    def drop() -> None:
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, preexec_fn=drop)
 
 
 def plain_env(**extra: str) -> dict:
@@ -58,7 +89,7 @@ def printed_path(done: subprocess.CompletedProcess) -> str:
 
 @pytest.mark.parametrize("case", API_CASES)
 def test_api(c_build, daemon, case):
-    assert_passed(api_test(c_build, case, daemon.socket, daemon.pid))
+    assert_passed(api_test(c_build, case, daemon.socket_path, daemon.pid))
 
 
 def test_line_parser(c_build):
@@ -68,28 +99,28 @@ def test_line_parser(c_build):
 
 
 def test_daemon_stopping_ends_the_wait(c_build, daemon):
-    client = subprocess.Popen([str(c_build / "tests" / "api_test"), "shutdown", daemon.socket, str(daemon.pid)],
+    client = subprocess.Popen([str(c_build / "tests" / "api_test"), "shutdown", daemon.socket_path, str(daemon.pid)],
                               env=plain_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert client.stdout.readline().strip() == "ready"
-        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.send_signal(signal.SIGTERM)
         out, err = client.communicate(timeout=20)
     finally:
         if client.poll() is None:
             client.kill()
     assert client.returncode == 0, err
     assert out.strip() == "ok"
-    assert daemon.proc.wait(10) == 0
+    assert daemon.wait_exit() == 0
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs a second uid (run as root)")
-def test_refused_uid_gets_permission_denied(c_build, start_daemon, public_dir):
+def test_refused_uid_gets_permission_denied(c_build, daemon_factory, public_dir):
     # The directory exists already with 0755 and the socket is 0666, so the
     # connect succeeds and the daemon's own refusal is what the client meets.
     (public_dir / "d").mkdir(mode=0o755)
-    d = start_daemon(str(public_dir / "d" / "mio.sock"), ["--socket-mode", "0666"])
+    d = daemon_factory(["--socket-mode", "0666"], socket_path=str(public_dir / "d" / "mio.sock"))
     prog = public_copy(c_build, public_dir)
-    assert_passed(api_test(c_build, "permission_denied", d.socket, d.pid, uid=other_uid(), program=prog))
+    assert_passed(api_test(c_build, "permission_denied", d.socket_path, d.pid, uid=other_uid(), program=prog))
     assert re.search(rf"refused pid \d+ uid {other_uid()}", d.stderr_tail())
 
 
@@ -98,20 +129,20 @@ def test_refused_uid_gets_permission_denied(c_build, start_daemon, public_dir):
 def test_lookup_mio_socket_comes_first(c_build, daemon, tmp_path):
     # XDG_RUNTIME_DIR points where no daemon is: only $MIO_SOCKET can work.
     (tmp_path / "xdg").mkdir()
-    env = plain_env(MIO_SOCKET=daemon.socket, XDG_RUNTIME_DIR=str(tmp_path / "xdg"))
+    env = plain_env(MIO_SOCKET=daemon.socket_path, XDG_RUNTIME_DIR=str(tmp_path / "xdg"))
     done = api_test(c_build, "default_path", "-", daemon.pid, env=env)
     assert_passed(done)
-    assert printed_path(done) == daemon.socket
+    assert printed_path(done) == daemon.socket_path
 
 
-def test_lookup_xdg_runtime_dir(c_build, start_daemon, public_dir):
+def test_lookup_xdg_runtime_dir(c_build, daemon_factory, public_dir):
     # As root the lookup would take /run/mio-daemon first, so a client of
     # another uid looks; an empty MIO_SOCKET counts as unset.
     uid = other_uid()
     runtime = public_dir / "runtime"
     runtime.mkdir(mode=0o755)
     expected = str(runtime / "mio-daemon" / "mio.sock")
-    d = start_daemon(expected, ["--allow-uid", str(uid)] if uid is not None else [])
+    d = daemon_factory(["--allow-uid", str(uid)] if uid is not None else [], socket_path=expected)
     prog = public_copy(c_build, public_dir)
     env = plain_env(XDG_RUNTIME_DIR=str(runtime), MIO_SOCKET="")
     done = api_test(c_build, "default_path", "-", d.pid, env=env, uid=uid, program=prog)
@@ -119,7 +150,7 @@ def test_lookup_xdg_runtime_dir(c_build, start_daemon, public_dir):
     assert printed_path(done) == expected
 
 
-def test_lookup_tmp_fallback(c_build, start_daemon, public_dir):
+def test_lookup_tmp_fallback(c_build, daemon_factory, public_dir):
     uid = other_uid()
     client_uid = os.getuid() if uid is None else uid
     directory = pathlib.Path(f"/tmp/mio-daemon-{client_uid}")
@@ -127,33 +158,33 @@ def test_lookup_tmp_fallback(c_build, start_daemon, public_dir):
     if directory.exists():
         pytest.skip(f"{directory} exists already (another daemon's?)")
     try:
-        d = start_daemon(expected, ["--allow-uid", str(uid)] if uid is not None else [])
+        d = daemon_factory(["--allow-uid", str(uid)] if uid is not None else [], socket_path=expected)
         prog = public_copy(c_build, public_dir)
         done = api_test(c_build, "default_path", "-", d.pid, env=plain_env(XDG_RUNTIME_DIR=""), uid=uid,
                         program=prog)
         assert_passed(done)
         assert printed_path(done) == expected
-        d.assert_fds_at_baseline()
+        d.expect_fd_count(d.fd_baseline, what="after the C client exited ")
         assert d.stop() == 0
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="the /run/mio-daemon step applies to root only")
-def test_lookup_root_uses_run(c_build, start_daemon, tmp_path):
+def test_lookup_root_uses_run(c_build, daemon_factory, tmp_path):
     directory = pathlib.Path("/run/mio-daemon")
     expected = str(directory / "mio.sock")
     if os.path.exists(expected):
         pytest.skip(f"{expected} exists (a system daemon?)")
     made_directory = not directory.exists()
     try:
-        d = start_daemon(expected)
+        d = daemon_factory(socket_path=expected)
         # A daemon-less XDG_RUNTIME_DIR: root does not look there.
         (tmp_path / "xdg").mkdir()
         done = api_test(c_build, "default_path", "-", d.pid, env=plain_env(XDG_RUNTIME_DIR=str(tmp_path / "xdg")))
         assert_passed(done)
         assert printed_path(done) == expected
-        d.assert_fds_at_baseline()
+        d.expect_fd_count(d.fd_baseline, what="after the C client exited ")
         assert d.stop() == 0
     finally:
         if made_directory:
@@ -210,7 +241,7 @@ def test_install_then_pkg_config_builds_a_client(c_build, daemon, tmp_path):
     subprocess.run(f"cc {EXAMPLE} $(pkg-config --cflags --libs mio-client) -o {shared}", shell=True, env=env,
                    check=True, cwd=tmp_path)
     assert "libmio-client.so.0" in needed_libraries(shared)
-    run_env = plain_env(MIO_SOCKET=daemon.socket, LD_LIBRARY_PATH=str(prefix / "lib"))
+    run_env = plain_env(MIO_SOCKET=daemon.socket_path, LD_LIBRARY_PATH=str(prefix / "lib"))
     ldd = subprocess.run(["ldd", str(shared)], env=run_env, capture_output=True, text=True, check=True).stdout
     assert f"{prefix}/lib/libmio-client.so.0" in ldd
     done = subprocess.run([str(shared)], env=run_env, capture_output=True, text=True, timeout=30)
@@ -222,7 +253,7 @@ def test_install_then_pkg_config_builds_a_client(c_build, daemon, tmp_path):
     subprocess.run(f"cc -static {EXAMPLE} $(pkg-config --static --cflags --libs mio-client) -o {static}",
                    shell=True, env=env, check=True, cwd=tmp_path)
     assert needed_libraries(static) == []
-    done = subprocess.run([str(static)], env=plain_env(MIO_SOCKET=daemon.socket), capture_output=True, text=True,
+    done = subprocess.run([str(static)], env=plain_env(MIO_SOCKET=daemon.socket_path), capture_output=True, text=True,
                           timeout=30)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "token 7 readable"
