@@ -1,5 +1,5 @@
 """libmio-client against the real daemon: every call (clients/c/tests/api_test.c,
-one case per test), the default socket lookup of protocol §2.1, the daemon
+one case per test), the default socket lookup (docs/protocol.md, "Socket path"), the daemon
 stopping, a uid it refuses, and `make install` + pkg-config building a
 program (shared and static) that registers a pipe and gets its event.
 Every daemon is back at its fd baseline at the end of each test."""

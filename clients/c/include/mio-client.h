@@ -117,7 +117,8 @@ typedef struct {
 #define MIO_INTEREST_WRITABLE 2u
 #define MIO_INTEREST_PRIORITY 4u
 
-/* Event flags, with mio's meaning on Linux (protocol §7.2). Priority
+/* Event flags, with mio's meaning on Linux
+ * (docs/protocol.md, "From epoll bits to flags"). Priority
  * readiness also sets MIO_EVENT_READABLE, as in mio. */
 #define MIO_EVENT_READABLE 1u
 #define MIO_EVENT_WRITABLE 2u
@@ -131,10 +132,11 @@ typedef struct {
 
 /*
  * mio_client_connect - connect to the daemon.
- *     socket_path NULL: the default lookup of the protocol (§2.1), the first
- *     that applies: $MIO_SOCKET if set and not empty; /run/mio-daemon/mio.sock
- *     if the caller is root (uid 0); $XDG_RUNTIME_DIR/mio-daemon/mio.sock if
- *     XDG_RUNTIME_DIR is set and not empty; /tmp/mio-daemon-$UID/mio.sock.
+ *     socket_path NULL: the default lookup (docs/protocol.md,
+ *     "Socket path"), the first that applies: $MIO_SOCKET if set and not
+ *     empty; /run/mio-daemon/mio.sock if the caller is root (uid 0);
+ *     $XDG_RUNTIME_DIR/mio-daemon/mio.sock if XDG_RUNTIME_DIR is set and not
+ *     empty; /tmp/mio-daemon-$UID/mio.sock.
  *     On success *out is the new client (release it with mio_client_close);
  *     on failure *out is NULL. The connection starts in an anonymous session.
  *     Errors: -EINVAL (out NULL, or an empty path), -ENAMETOOLONG, -ETIMEDOUT

@@ -1,7 +1,8 @@
 /* The receive buffer: bytes from the daemon framed into lines, and the fds
  * that came with them matched to their line as the daemon does it
- * (protocol §5.7): a recvmsg()'s fds belong to the last line that begins
- * within its bytes, or to the line running through them. */
+ * (docs/protocol.md, "Receiving an fd (`fetch`)"): a recvmsg()'s fds belong
+ * to the last line that begins within its bytes, or to the line running
+ * through them. */
 #include "internal.h"
 
 #include <errno.h>
@@ -103,7 +104,8 @@ static void keep_fds(struct mioc_input *in, size_t old_end, const int *fds, int 
     size_t line_start = last_line_start(in, old_end);
     struct mioc_fd_batch *b = NULL;
     if (in->batch_count > 0 && in->batches[in->batch_count - 1].line_start == line_start) {
-        // A line keeps its first batch (as the daemon does, §5.2).
+        // A line keeps its first batch, as the daemon does (docs/protocol.md,
+        // "How the daemon matches fds to lines").
     } else if (in->batch_count < MIOC_FD_BATCHES) {
         b = &in->batches[in->batch_count++];
         b->line_start = line_start;

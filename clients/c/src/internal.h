@@ -28,7 +28,8 @@ struct json_tokener;
 #define MIOC_MAX_LINE (16u << 20)
 
 /* The fds that came with one recvmsg(), for the line starting at line_start
- * (protocol §5.7: the last line that begins within those bytes). */
+ * (docs/protocol.md, "Receiving an fd (`fetch`)": the last line that
+ * begins within those bytes). */
 struct mioc_fd_batch {
     size_t line_start;
     int count;
@@ -117,7 +118,7 @@ bool mioc_fast_event_line(const char *text, size_t len, uint64_t *token, uint32_
 /* Any line: the fast path first, json-c for the rest. */
 void mioc_parse_line(struct json_tokener *tok, const char *text, size_t len, struct mioc_parsed_line *out);
 
-/* ---- the socket path of protocol §2.1 (socket_path.c) ---- */
+/* ---- the default socket path (socket_path.c) ---- */
 
 int mioc_default_socket_path(char *buf, size_t size);
 

@@ -1,6 +1,6 @@
 /* What one line from the daemon says. Event lines, nearly all of the
  * traffic, are read without json-c when they have the exact form the daemon
- * writes (Sources/Protocol/Reply.swift):
+ * writes (docs/protocol.md, "The event line": seven keys in this order):
  *     {"event":"ready","token":N,"readable":B,"writable":B,"error":B,
  *      "read_closed":B,"write_closed":B,"priority":B}
  * Everything else (replies, notices, any other spelling) goes through json-c. */

@@ -253,7 +253,7 @@ int mio_client_deregister(mio_client *c, uint64_t token) {
     int r = begin(c, "deregister", &id);
     if (r == 0) r = out_token(c, token);
     if (r == 0) r = exchange(c, id, -1, NULL);
-    // No event of the token after the reply that removed it (§7.4).
+    // No event of the token after the reply that removed it (docs/protocol.md, "Ordering").
     if (r == 0) mioc_queue_drop_token(&c->queue, token);
     return r;
 }

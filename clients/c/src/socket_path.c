@@ -1,6 +1,6 @@
-/* The default socket path, in the order of protocol §2.1 (steps 2-5; step 1,
- * the daemon's --socket, is the caller's explicit path), for the caller's
- * own uid. The same order as Sources/Protocol/SocketPath.swift. */
+/* The default socket path, in the order of docs/protocol.md, "Socket path"
+ * (steps 2-5; step 1, the daemon's --socket, is the caller's explicit
+ * path), for the caller's own uid. The same order as the Swift clients'. */
 #include "internal.h"
 
 #include <errno.h>

@@ -32,7 +32,7 @@ static bool fast(const char *text, uint64_t *token, uint32_t *flags) {
     return mioc_fast_event_line(text, strlen(text), token, flags);
 }
 
-/* The line exactly as the daemon writes it (Sources/Protocol/Reply.swift). */
+/* The line exactly as the daemon writes it (docs/protocol.md, "The event line"). */
 static void daemon_line(char *out, size_t size, uint64_t token, uint32_t flags) {
     const char *b[6];
     for (int k = 0; k < 6; k++) b[k] = (flags & (1u << k)) ? "true" : "false";
