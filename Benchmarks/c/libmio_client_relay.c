@@ -6,9 +6,8 @@
 //
 //   libmio_client_relay SOCK ROUNDS
 //
-// Built against clients/c (the Makefile's rule, or bench.py):
-//   gcc -O2 -Wall -Iclients/c/include -o bin/libmio_client_relay c/libmio_client_relay.c \
-//       -Lclients/c/build -lmio-client -Wl,-rpath,...
+// Built against clients/c's shared library by the Makefile's rule (or by
+// bench.py): -Iclients/c/include -Lclients/c/build -lmio-client, with an rpath.
 #include "bench_common.h"
 
 #include "mio-client.h"
