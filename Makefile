@@ -13,10 +13,14 @@ USER_UNIT_DIR := $(PREFIX)/lib/systemd/user
 SYSUSERS_DIR := $(PREFIX)/lib/sysusers.d
 DOC_DIR := $(PREFIX)/share/doc/mio-daemon
 
+# libmio-client (clients/c): its own Makefile, run from here.
+C_CLIENT := clients/c
+
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := Fuzz/.build/debug
 
-.PHONY: deps build release test run bench clean install install-files fuzz test-asan test-tsan soak
+.PHONY: deps build release test run bench clean install install-files fuzz test-asan test-tsan soak \
+  c-client install-c-client
 
 deps:
 	@scripts/install-deps.sh
@@ -27,7 +31,7 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-test: deps
+test: deps c-client
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	# Every Python suite in one run (Tests/conftest.py, pytest.ini).
@@ -36,11 +40,24 @@ test: deps
 run: release
 	@scripts/run-daemon.sh
 
+# libmio-client: build/libmio-client.so.0 and .a, and its C test programs.
+c-client: deps
+	$(MAKE) -C $(C_CLIENT) all tests
+
+# Only the C library's files (lib/, include/, lib/pkgconfig/, share/man/man3/).
+install-c-client:
+	$(MAKE) -C $(C_CLIENT) install PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)'
+
 $(BENCH_BIN)/%: Benchmarks/c/%.c
 	@mkdir -p $(BENCH_BIN)
 	gcc -O2 -Wall -o $@ $< -lpthread
 
-bench: release $(BENCH_BIN)/fanout_epoll
+# The relay through libmio-client, linked to the shared library as users do.
+$(BENCH_BIN)/libmio_client_relay: Benchmarks/c/libmio_client_relay.c Benchmarks/c/bench_common.h c-client
+	@mkdir -p $(BENCH_BIN)
+	gcc -O2 -Wall -I$(C_CLIENT)/include -o $@ $< -L$(C_CLIENT)/build -lmio-client -Wl,-rpath,$(CURDIR)/$(C_CLIENT)/build
+
+bench: release $(BENCH_BIN)/fanout_epoll $(BENCH_BIN)/libmio_client_relay
 	python3 Benchmarks/bench.py $(WORKLOADS)
 
 # libFuzzer, FUZZ_SECONDS per target (CI: 60). The corpus grows under
@@ -75,11 +92,12 @@ SOAK_MINUTES ?= 10
 soak: release
 	python3 Tests/soak/soak.py --minutes $(SOAK_MINUTES)
 
-# `make install` (PREFIX, DESTDIR): binaries, units, sysusers file, docs.
+# `make install` (PREFIX, DESTDIR): binaries, units, sysusers file, docs,
+# and libmio-client (install-c-client).
 # Then: systemd-sysusers; systemctl daemon-reload; systemctl enable --now mio-daemon.socket
 install: release install-files
 
-install-files:
+install-files: install-c-client
 	install -D -m 0755 $(BIN_DIR)/mio-daemon $(DESTDIR)$(PREFIX)/bin/mio-daemon
 	for unit in mio-daemon.socket mio-daemon.service; do \
 	  sed 's#/usr/local/bin/#$(PREFIX)/bin/#g; s#/usr/local/share/doc/#$(PREFIX)/share/doc/#g' systemd/$$unit > $$unit.tmp && \
@@ -92,3 +110,4 @@ install-files:
 
 clean:
 	rm -rf .build $(BENCH_BIN) bench-results
+	$(MAKE) -C $(C_CLIENT) clean

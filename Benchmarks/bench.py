@@ -9,6 +9,8 @@ Workloads:
   core_fanout   MioCore (mio-bench) against a C epoll loop (fanout_epoll.c)
   relay_swift   the relay driven by the Swift client library against the C
                 client, both on the daemon: the library's own cost
+  relay_libmio  the relay through libmio-client (clients/c, the shared
+                library) against the raw C client, both on the daemon
   relay         one pipe through the daemon: write 1 byte, wait for the event
                 line, drain; against relay_baseline.c (the pipe passed by
                 SCM_RIGHTS, EPOLLIN|EPOLLET, a 64-byte record per edge)
@@ -30,6 +32,7 @@ fresh daemon / baseline server; ours and the baseline alternate which goes
 first.
 
 Environment:
+  MIO_DAEMON_BIN=PATH   the daemon to measure (default .build/release/mio-daemon)
   BENCH_REPS=N          repetitions (default 5)
   BENCH_SPLIT=1         daemon (and each baseline's server) on CPU 1, the
                         client on CPU 0; default: everything on CPU 0
@@ -59,6 +62,7 @@ BIN = ROOT / "Benchmarks" / "bin"
 RELEASE = ROOT / ".build" / "release"
 # MIO_DAEMON_BIN: another daemon binary (to compare builds in one way).
 DAEMON = Path(os.environ.get("MIO_DAEMON_BIN") or RELEASE / "mio-daemon")
+C_CLIENT = ROOT / "clients" / "c"
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 SPLIT = os.environ.get("BENCH_SPLIT") == "1"
 SERVER_CPU = "1" if SPLIT else "0"
@@ -90,6 +94,21 @@ def build_c():
         cmd = ["gcc", "-O2", "-Wall", "-o", str(out), str(src), "-lpthread"]
         print(" ".join(cmd), file=sys.stderr)
         subprocess.run(cmd, check=True)
+    build_libmio_client_relay()
+
+
+def build_libmio_client_relay():
+    """Benchmarks/bin/libmio_client_relay, linked to libmio-client's shared
+    library (built by clients/c's Makefile first), as the Makefile's rule."""
+    subprocess.run(["make", "-s", "-C", str(C_CLIENT), "all"], check=True)
+    src, out = C_DIR / "libmio_client_relay.c", BIN / "libmio_client_relay"
+    deps = [src, C_DIR / "bench_common.h", C_CLIENT / "include" / "mio-client.h", C_CLIENT / "build" / "libmio-client.so.0"]
+    if out.exists() and all(out.stat().st_mtime >= d.stat().st_mtime for d in deps):
+        return
+    cmd = ["gcc", "-O2", "-Wall", f"-I{C_CLIENT / 'include'}", "-o", str(out), str(src),
+           f"-L{C_CLIENT / 'build'}", "-lmio-client", f"-Wl,-rpath,{C_CLIENT / 'build'}"]
+    print(" ".join(cmd), file=sys.stderr)
+    subprocess.run(cmd, check=True)
 
 
 def pinned(argv, cpus=CPUS):
@@ -169,7 +188,7 @@ class Server:
 
 def daemon():
     if not DAEMON.exists():
-        raise Skip(f"{DAEMON.relative_to(ROOT)} is not built (make release)")
+        raise Skip(f"{DAEMON} is not built (make release)")
     return Server(lambda sock: [DAEMON, "--socket", sock, "--log-level", "warning"], "mio-daemon")
 
 
@@ -270,6 +289,29 @@ def relay_swift():
     ]
 
 
+def relay_libmio():
+    """The relay through libmio-client (libmio_client_relay.c) against the raw
+    C client, each on a fresh daemon, same placement: the library's own cost."""
+    rounds = 20000
+
+    def library():
+        with daemon() as d:
+            return run_json([BIN / "libmio_client_relay", d.socket, rounds], cpus=CLIENT_CPU)
+
+    def c():
+        with daemon() as d:
+            return client("relay", d.socket, rounds)
+
+    o, b = interleaved(library, c)
+    pick = lambda runs, key: [r[key] for r in runs]
+    details = {"rounds": rounds, "ours": o, "baseline": b}
+    return [
+        compared("relay p50, libmio-client vs C", "us", pick(o, "p50_us"), pick(b, "p50_us"), "<= 1.05x", 1.05, False,
+                 details),
+        compared("relay p99, libmio-client vs C", "us", pick(o, "p99_us"), pick(b, "p99_us"), "-", None, False),
+    ]
+
+
 def fanout():
     """4096 pipes: 1 byte to each per round, until every token was seen."""
     pipes, rounds = 4096, 100
@@ -344,7 +386,7 @@ def idle():
 def start():
     """fork+exec of the daemon to READY=1 on our NOTIFY_SOCKET."""
     if not DAEMON.exists():
-        raise Skip(f"{DAEMON.relative_to(ROOT)} is not built (make release)")
+        raise Skip(f"{DAEMON} is not built (make release)")
     runs = []
     for _ in range(REPS):
         work = Path(tempfile.mkdtemp(prefix="mio-bench-", dir="/tmp"))
@@ -355,7 +397,7 @@ def start():
     return [absolute("start (to READY=1)", "ms", [r["ms"] for r in runs], "< 50", lambda v: v < 50, runs)]
 
 
-WORKLOADS = [core_fanout, relay, relay_swift, fanout, registration, memory, slowreader, idle, start]
+WORKLOADS = [core_fanout, relay, relay_swift, relay_libmio, fanout, registration, memory, slowreader, idle, start]
 
 
 # ----------------------------------------------------------------- output

@@ -6,7 +6,8 @@ set -euo pipefail
 
 missing=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for pkg in libjson-c-dev pkg-config socat gcc make python3 systemd iproute2 procps util-linux; do
+# libc6-dev and binutils: libmio-client's static link test (libc.a) and readelf.
+for pkg in libjson-c-dev pkg-config socat gcc libc6-dev binutils make python3 systemd iproute2 procps util-linux; do
   have_pkg "$pkg" || missing+=("$pkg")
 done
 

@@ -1,0 +1,248 @@
+/*
+ * mio-client.h - C client library for mio-daemon (libmio-client)
+ *
+ * SYNOPSIS
+ *     #include <mio-client.h>
+ *     cc prog.c $(pkg-config --cflags --libs mio-client)
+ *
+ * DESCRIPTION
+ *     mio-daemon holds a mio-style epoll instance for its clients and serves
+ *     it over a Unix socket (docs/protocol.md). This library speaks that
+ *     protocol: you hand the daemon file descriptors under 64-bit tokens and
+ *     receive readiness events for them, as with Rust's mio::Poll.
+ *
+ *     Registrations are edge-triggered, as in mio: after an event, read (or
+ *     write) the fd until EAGAIN before waiting again.
+ *
+ *         mio_client *c;
+ *         int r = mio_client_connect(NULL, &c);          // the default socket
+ *         if (r < 0) { fprintf(stderr, "%s\n", strerror(-r)); exit(1); }
+ *         r = mio_client_register(c, pipe_read_end, 7, MIO_INTEREST_READABLE, 0);
+ *         mio_event ev[16];
+ *         int n = mio_client_wait(c, ev, 16, 5000);      // up to 5 s
+ *         for (int i = 0; i < n; i++)
+ *             if (ev[i].token == 7 && (ev[i].flags & MIO_EVENT_READABLE)) drain(pipe_read_end);
+ *         mio_client_close(c);
+ *
+ * RETURN VALUES
+ *     Every function returning int returns 0 (or a count) on success and a
+ *     negative errno value on failure; errno itself is not set. The ones
+ *     callers meet most often:
+ *
+ *     -EPROTO        the daemon refused the request; mio_client_error_code()
+ *                    and mio_client_error_message() say why (e.g.
+ *                    "unknown_token"). The connection stays usable.
+ *     -ETIMEDOUT     no reply within the request timeout
+ *                    (mio_client_set_timeout, default 10 s). The request may
+ *                    still take effect; its late reply is discarded. The
+ *                    connection stays usable.
+ *     -EINVAL        a bad argument (NULL client, no interest bits, ...);
+ *                    nothing was sent.
+ *     -EBADF         a negative fd (register), or the kernel refused to pass it.
+ *     -EINTR         mio_client_wait only: a signal arrived before any event.
+ *                    Call it again.
+ *     -ECONNABORTED  mio_client_wait only: another connection took the session
+ *                    over (hello with takeover; protocol notice
+ *                    "session_taken"). The connection carries on in a fresh
+ *                    anonymous session without the old registrations.
+ *     -ESHUTDOWN     the daemon is stopping (notice "shutdown"), -ECONNRESET
+ *                    the daemon closed the connection, -EIO a request line
+ *                    was only partly sent before its timeout, -EMSGSIZE the
+ *                    daemon sent a line longer than 16 MiB. After any of these
+ *                    the connection is dead: every later call returns the
+ *                    same value. Close it. (A request that finds the
+ *                    connection closed returns -EPROTO instead when the
+ *                    daemon said why first, e.g. "permission_denied".)
+ *     -ENOMEM, and the errno of a failed socket()/connect()/sendmsg()/
+ *                    recvmsg() (e.g. -ENOENT, -ECONNREFUSED, -EACCES from
+ *                    mio_client_connect when no daemon listens).
+ *
+ * BLOCKING
+ *     No function blocks for ever except mio_client_wait with a negative
+ *     timeout (and requests after mio_client_set_timeout(c, -1)). Connecting
+ *     waits at most MIO_CLIENT_DEFAULT_TIMEOUT_MS, each request at most the
+ *     request timeout.
+ *
+ * EVENTS AND REQUESTS
+ *     Events that arrive while a request waits for its reply are kept, in
+ *     order, and returned by the next mio_client_wait calls. Events of a
+ *     token kept that way are dropped when that token is deregistered
+ *     (mio_client_deregister, or mio_client_fetch with deregister), so no
+ *     event of a token is returned after the call that removed it.
+ *
+ * FOREIGN EVENT LOOPS
+ *     Poll mio_client_fd() for POLLIN in your own loop, then call
+ *     mio_client_wait(c, events, capacity, 0). Events this library has
+ *     already read off the socket do not make the fd readable: after any
+ *     request call, or when mio_client_wait filled all of capacity, call
+ *     mio_client_wait(..., 0) until it returns fewer than capacity (or ask
+ *     mio_client_pending()) before polling the fd again.
+ *
+ * THREAD SAFETY
+ *     A mio_client is not thread-safe: use each one from one thread at a time
+ *     (or guard it with your own lock). Separate clients in separate threads
+ *     are independent; the library keeps no global state.
+ *
+ * FILE DESCRIPTORS
+ *     mio_client_register sends the request line and its one fd in one
+ *     sendmsg(2) (SCM_RIGHTS). The daemon keeps its own copy of the fd: close
+ *     yours when you no longer need it; the registration lasts until
+ *     deregister, fetch with deregister, or the end of the (non-persistent)
+ *     session. Descriptors this library creates or receives are close-on-exec.
+ *
+ * SEE ALSO
+ *     mio-client(3), docs/protocol.md of mio-daemon.
+ */
+#ifndef MIO_CLIENT_H
+#define MIO_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A connection to mio-daemon. */
+typedef struct mio_client mio_client;
+
+/* One readiness event: the token you registered and MIO_EVENT_* bits. */
+typedef struct {
+    uint64_t token;
+    uint32_t flags;
+} mio_event;
+
+/* Interest bits (register, reregister). */
+#define MIO_INTEREST_READABLE 1u
+#define MIO_INTEREST_WRITABLE 2u
+#define MIO_INTEREST_PRIORITY 4u
+
+/* Event flags, with mio's meaning on Linux
+ * (docs/protocol.md, "From epoll bits to flags"). Priority
+ * readiness also sets MIO_EVENT_READABLE, as in mio. */
+#define MIO_EVENT_READABLE 1u
+#define MIO_EVENT_WRITABLE 2u
+#define MIO_EVENT_ERROR 4u
+#define MIO_EVENT_READ_CLOSED 8u
+#define MIO_EVENT_WRITE_CLOSED 16u
+#define MIO_EVENT_PRIORITY 32u
+
+/* The request timeout a new client starts with. */
+#define MIO_CLIENT_DEFAULT_TIMEOUT_MS 10000
+
+/*
+ * mio_client_connect - connect to the daemon.
+ *     socket_path NULL: the default lookup (docs/protocol.md,
+ *     "Socket path"), the first that applies: $MIO_SOCKET if set and not
+ *     empty; /run/mio-daemon/mio.sock if the caller is root (uid 0);
+ *     $XDG_RUNTIME_DIR/mio-daemon/mio.sock if XDG_RUNTIME_DIR is set and not
+ *     empty; /tmp/mio-daemon-$UID/mio.sock.
+ *     On success *out is the new client (release it with mio_client_close);
+ *     on failure *out is NULL. The connection starts in an anonymous session.
+ *     Errors: -EINVAL (out NULL, or an empty path), -ENAMETOOLONG, -ETIMEDOUT
+ *     (the daemon's listen queue stayed full), connect(2)'s errno.
+ */
+int mio_client_connect(const char *socket_path, mio_client **out);
+
+/*
+ * mio_client_default_socket_path - the path mio_client_connect(NULL, ...)
+ *     would use, written with its NUL into buf. Returns its length, or
+ *     -ERANGE if it does not fit in size bytes, -EINVAL if buf is NULL.
+ */
+int mio_client_default_socket_path(char *buf, size_t size);
+
+/*
+ * mio_client_hello - choose the session this connection speaks for.
+ *     session NULL: an anonymous session (the default). persist nonzero: the
+ *     named session and its fds outlive the connection (needs a session
+ *     name). Allowed until the first successful register or waker on the
+ *     connection; afterwards the daemon refuses it (-EPROTO, "wrong_state").
+ *     Events are streamed (delivery "stream").
+ */
+int mio_client_hello(mio_client *c, const char *session, int persist);
+
+/*
+ * mio_client_register - hand the daemon fd under token.
+ *     interest: MIO_INTEREST_* bits (at least one, no others: else -EINVAL).
+ *     oneshot nonzero: one event, then silence until mio_client_reregister.
+ *     If fd is already ready, an event follows without new activity.
+ */
+int mio_client_register(mio_client *c, int fd, uint64_t token, unsigned interest, int oneshot);
+
+/* mio_client_reregister - change interest and mode of token, and re-arm it. */
+int mio_client_reregister(mio_client *c, uint64_t token, unsigned interest, int oneshot);
+
+/* mio_client_deregister - stop watching token; the daemon closes its copy.
+ *     No event of token is returned after this call succeeds. */
+int mio_client_deregister(mio_client *c, uint64_t token);
+
+/* mio_client_waker - make a waker (an eventfd of the daemon's) under token,
+ *     like mio::Waker: mio_client_wake makes it report a readable event. */
+int mio_client_waker(mio_client *c, uint64_t token);
+
+/* mio_client_wake - fire the waker token of this connection's session.
+ *     Wakes before the event is delivered coalesce into one event. */
+int mio_client_wake(mio_client *c, uint64_t token);
+
+/*
+ * mio_client_fetch - get the fd held under token back.
+ *     On success *fd_out is a new descriptor (close-on-exec) that the caller
+ *     owns. deregister zero: the daemon keeps watching its copy;
+ *     nonzero: the registration ends and the daemon's own copy is sent.
+ *     Wakers hold no fd: -EPROTO ("bad_request").
+ */
+int mio_client_fetch(mio_client *c, uint64_t token, int deregister, int *fd_out);
+
+/*
+ * mio_client_wait - wait for events.
+ *     Fills up to capacity entries of events and returns how many; 0 when
+ *     timeout_ms passed without an event. timeout_ms 0: return at once;
+ *     -1 (any negative value): wait for ever. Returns as soon as at least one
+ *     event is there: it reads the socket at most once per call when events
+ *     are already buffered, and never waits for capacity to fill.
+ *     Errors: -EINVAL (events NULL, capacity 0), -EINTR, -ECONNABORTED,
+ *     -EPROTO (the daemon sent an error that answers no request, e.g.
+ *     "permission_denied" right after connect), and the dead-connection
+ *     errors of RETURN VALUES.
+ */
+int mio_client_wait(mio_client *c, mio_event *events, size_t capacity, int timeout_ms);
+
+/* mio_client_pending - 1 if mio_client_wait(..., 0) has lines or events to
+ *     look at without reading the socket, 0 if not, -EINVAL for NULL. */
+int mio_client_pending(const mio_client *c);
+
+/* mio_client_fd - the connection's socket, for a foreign loop: poll it for
+ *     POLLIN, then mio_client_wait(..., 0). Do not read or write it. */
+int mio_client_fd(const mio_client *c);
+
+/*
+ * mio_client_set_timeout - how long each later request waits for its reply
+ *     (and for room to send), in milliseconds; -1: for ever. A new client
+ *     has MIO_CLIENT_DEFAULT_TIMEOUT_MS, which is also the most
+ *     mio_client_connect waits. Returns 0, or -EINVAL (c NULL, or below -1).
+ */
+int mio_client_set_timeout(mio_client *c, int timeout_ms);
+
+/*
+ * mio_client_error_code - the protocol's error code (e.g. "unknown_token",
+ *     "not_pollable", "session_busy") when the last request call returned
+ *     -EPROTO, or the notice behind the last -ECONNABORTED
+ *     ("session_taken") / -ESHUTDOWN ("shutdown") of mio_client_wait;
+ *     NULL when the last request succeeded or failed on this side. Each
+ *     request call clears it. Valid until the next call on c.
+ */
+const char *mio_client_error_code(const mio_client *c);
+
+/* mio_client_error_message - the daemon's text for that error (meant for
+ *     people; it may change between versions), or NULL with the code. */
+const char *mio_client_error_message(const mio_client *c);
+
+/* mio_client_close - close the connection and free c (NULL: nothing).
+ *     A non-persistent session ends with it: the daemon closes its fds. */
+void mio_client_close(mio_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIO_CLIENT_H */

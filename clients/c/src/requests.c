@@ -1,0 +1,287 @@
+/* The requests: one line out (with its fd, for register, in the same
+ * sendmsg), then lines in until the reply with our id. Events that come
+ * first are queued for mio_client_wait; replies to requests that timed out
+ * earlier are skipped by their id. */
+#include "internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* ---- building the line ---- */
+
+static int out_append(mio_client *c, const char *text, size_t n) {
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap;
+        while (cap < c->out_len + n) cap *= 2;
+        char *out = realloc(c->out, cap);
+        if (!out) return -ENOMEM;
+        c->out = out;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, text, n);
+    c->out_len += n;
+    return 0;
+}
+
+__attribute__((format(printf, 2, 3))) static int out_printf(mio_client *c, const char *format, ...) {
+    char small[128];
+    va_list ap;
+    va_start(ap, format);
+    int n = vsnprintf(small, sizeof small, format, ap);
+    va_end(ap);
+    if (n < 0) return -EINVAL;
+    if ((size_t)n >= sizeof small) return -EOVERFLOW;  // only short fields go through here
+    return out_append(c, small, (size_t)n);
+}
+
+/* A JSON string, escaped by json-c. */
+static int out_string(mio_client *c, const char *text) {
+    json_object *s = json_object_new_string(text);
+    if (!s) return -ENOMEM;
+    size_t n;
+    const char *json = json_object_to_json_string_length(s, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    int r = json ? out_append(c, json, n) : -ENOMEM;
+    json_object_put(s);
+    return r;
+}
+
+/* Starts the line of op; returns its id through *id. */
+static int begin(mio_client *c, const char *op, uint64_t *id) {
+    mioc_clear_error(c);
+    if (c->dead) return -c->dead;
+    *id = c->next_id++;
+    c->out_len = 0;
+    return out_printf(c, "{\"op\":\"%s\",\"id\":%" PRIu64, op, *id);
+}
+
+static int out_token(mio_client *c, uint64_t token) {
+    return out_printf(c, ",\"token\":%" PRIu64, token);
+}
+
+static bool valid_interest(unsigned interest) {
+    return interest != 0 && (interest & ~(MIO_INTEREST_READABLE | MIO_INTEREST_WRITABLE | MIO_INTEREST_PRIORITY)) == 0;
+}
+
+static int out_interest(mio_client *c, unsigned interest, int oneshot) {
+    static const char *const names[3] = {"\"readable\"", "\"writable\"", "\"priority\""};
+    int r = out_append(c, ",\"interest\":[", 13);
+    bool first = true;
+    for (int k = 0; k < 3 && r == 0; k++) {
+        if (!(interest & (1u << k))) continue;
+        if (!first) r = out_append(c, ",", 1);
+        if (r == 0) r = out_append(c, names[k], strlen(names[k]));
+        first = false;
+    }
+    if (r == 0) r = out_printf(c, "],\"mode\":\"%s\"", oneshot ? "oneshot" : "edge");
+    return r;
+}
+
+/* ---- the exchange ---- */
+
+/* poll(2) for events until deadline_ms (-1: none): 1 ready, 0 timed out. */
+static int wait_for(int sock, short events, int64_t deadline_ms) {
+    for (;;) {
+        struct pollfd p = {.fd = sock, .events = events};
+        int r = poll(&p, 1, mioc_remaining_ms(deadline_ms));
+        if (r > 0) return 1;
+        if (r == 0) return 0;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+/* The line in c->out, and fd (if >= 0) with its first bytes in one sendmsg. */
+static int send_line(mio_client *c, int fd, int64_t deadline_ms) {
+    const char *p = c->out;
+    size_t left = c->out_len;
+    bool sent_any = false;
+    while (left > 0) {
+        struct iovec iov = {.iov_base = (void *)p, .iov_len = left};
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } control;
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (fd >= 0 && !sent_any) {
+            memset(&control, 0, sizeof control);
+            msg.msg_control = control.buf;
+            msg.msg_controllen = sizeof control.buf;
+            struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+            cm->cmsg_level = SOL_SOCKET;
+            cm->cmsg_type = SCM_RIGHTS;
+            cm->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        }
+        ssize_t n = sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            p += n;
+            left -= (size_t)n;
+            sent_any = true;
+            continue;
+        }
+        int err = n == 0 ? EIO : errno;
+        if (err == EINTR) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+            int r = wait_for(c->sock, POLLOUT, deadline_ms);
+            if (r > 0) continue;
+            if (!sent_any) return r == 0 ? -ETIMEDOUT : r;
+            err = EIO;  // half a line went out: the stream cannot be trusted
+        }
+        // The daemon closed the connection: one errno for it, however seen.
+        if (err == EPIPE || err == ECONNRESET) return mioc_kill(c, ECONNRESET);
+        if (sent_any) return mioc_kill(c, err);
+        return -err;  // nothing sent (e.g. EBADF for the fd): the connection is fine
+    }
+    return 0;
+}
+
+/* Lines until the reply to request id. fd_out: take the fd of that reply. */
+static int await_reply(mio_client *c, uint64_t id, int *fd_out, int64_t deadline_ms) {
+    struct mioc_parsed_line p;
+    struct mioc_line line;
+    for (;;) {
+        while (mioc_input_peek(&c->in, &line)) {
+            mioc_parse_line(c->tokener, line.text, line.len, &p);
+            int result = 1;  // 1: not the reply, read on
+            switch (p.kind) {
+            case MIOC_LINE_EVENT:
+                if (mioc_queue_push(&c->queue, p.token, p.flags) < 0) result = -ENOMEM;
+                break;
+            case MIOC_LINE_SESSION_TAKEN:
+                if (mioc_queue_push(&c->queue, 0, MIOC_NOTICE_SESSION_TAKEN) < 0) result = -ENOMEM;
+                break;
+            case MIOC_LINE_SHUTDOWN:
+                mioc_set_error(c, "shutdown", "the daemon is stopping");
+                result = mioc_kill(c, ESHUTDOWN);
+                break;
+            case MIOC_LINE_OTHER_EVENT:
+            case MIOC_LINE_BAD:
+                break;
+            case MIOC_LINE_REPLY:
+                // Ours, or an error that answers no id (line_too_long,
+                // permission_denied at connect): it is about this request.
+                if ((p.has_id && p.id == id) || (!p.has_any_id && !p.ok)) {
+                    if (!p.ok) {
+                        mioc_set_error(c, p.code, p.message);
+                        result = -EPROTO;
+                    } else if (!fd_out) {
+                        result = 0;
+                    } else if (line.fds && line.fds->count > 0) {
+                        *fd_out = line.fds->fds[0];
+                        line.fds->fds[0] = -1;
+                        result = 0;
+                    } else {
+                        result = -EBADMSG;  // a fetch reply without its fd
+                    }
+                }
+                // else: the late reply of a request that timed out
+                break;
+            }
+            mioc_input_consume(&c->in, &line);
+            if (result <= 0) return result;
+        }
+        if (c->dead) return -c->dead;
+        int r = wait_for(c->sock, POLLIN, deadline_ms);
+        if (r == 0) return -ETIMEDOUT;
+        if (r < 0) return r;
+        long n = mioc_input_receive(&c->in, c->sock, MSG_DONTWAIT);
+        if (n == -EAGAIN || n == -EINTR) continue;
+        if (n < 0) return mioc_kill(c, (int)-n);
+    }
+}
+
+/* The daemon closed the connection under a send: what it said first (such
+ * as permission_denied right after connect) is still in the socket. */
+static int reason_for_close(mio_client *c, uint64_t id) {
+    while (mioc_input_receive(&c->in, c->sock, MSG_DONTWAIT) > 0) {}
+    return await_reply(c, id, NULL, mioc_now_ms());
+}
+
+/* Sends the line built in c->out and waits for its reply. */
+static int exchange(mio_client *c, uint64_t id, int fd, int *fd_out) {
+    int r = out_append(c, "}\n", 2);
+    if (r < 0) return r;
+    int64_t deadline_ms = c->timeout_ms < 0 ? -1 : mioc_now_ms() + c->timeout_ms;
+    r = send_line(c, fd, deadline_ms);
+    if (r == -ECONNRESET) return reason_for_close(c, id);
+    if (r < 0) return r;
+    return await_reply(c, id, fd_out, deadline_ms);
+}
+
+/* ---- the API ---- */
+
+int mio_client_hello(mio_client *c, const char *session, int persist) {
+    if (!c) return -EINVAL;
+    uint64_t id = 0;
+    int r = begin(c, "hello", &id);
+    if (r == 0) r = out_printf(c, ",\"protocol\":1");
+    if (r == 0 && session) r = out_printf(c, ",\"session\":");
+    if (r == 0 && session) r = out_string(c, session);
+    if (r == 0 && persist) r = out_printf(c, ",\"persist\":true");
+    if (r == 0) r = out_printf(c, ",\"client\":\"libmio-client\"");
+    return r < 0 ? r : exchange(c, id, -1, NULL);
+}
+
+int mio_client_register(mio_client *c, int fd, uint64_t token, unsigned interest, int oneshot) {
+    if (!c || !valid_interest(interest)) return -EINVAL;
+    if (fd < 0) return -EBADF;
+    uint64_t id = 0;
+    int r = begin(c, "register", &id);
+    if (r == 0) r = out_token(c, token);
+    if (r == 0) r = out_interest(c, interest, oneshot);
+    return r < 0 ? r : exchange(c, id, fd, NULL);
+}
+
+int mio_client_reregister(mio_client *c, uint64_t token, unsigned interest, int oneshot) {
+    if (!c || !valid_interest(interest)) return -EINVAL;
+    uint64_t id = 0;
+    int r = begin(c, "reregister", &id);
+    if (r == 0) r = out_token(c, token);
+    if (r == 0) r = out_interest(c, interest, oneshot);
+    return r < 0 ? r : exchange(c, id, -1, NULL);
+}
+
+int mio_client_deregister(mio_client *c, uint64_t token) {
+    if (!c) return -EINVAL;
+    uint64_t id = 0;
+    int r = begin(c, "deregister", &id);
+    if (r == 0) r = out_token(c, token);
+    if (r == 0) r = exchange(c, id, -1, NULL);
+    // No event of the token after the reply that removed it (docs/protocol.md, "Ordering").
+    if (r == 0) mioc_queue_drop_token(&c->queue, token);
+    return r;
+}
+
+int mio_client_waker(mio_client *c, uint64_t token) {
+    if (!c) return -EINVAL;
+    uint64_t id = 0;
+    int r = begin(c, "waker", &id);
+    if (r == 0) r = out_token(c, token);
+    return r < 0 ? r : exchange(c, id, -1, NULL);
+}
+
+int mio_client_wake(mio_client *c, uint64_t token) {
+    if (!c) return -EINVAL;
+    uint64_t id = 0;
+    int r = begin(c, "wake", &id);
+    if (r == 0) r = out_token(c, token);
+    return r < 0 ? r : exchange(c, id, -1, NULL);
+}
+
+int mio_client_fetch(mio_client *c, uint64_t token, int deregister, int *fd_out) {
+    if (!c || !fd_out) return -EINVAL;
+    *fd_out = -1;
+    uint64_t id = 0;
+    int r = begin(c, "fetch", &id);
+    if (r == 0) r = out_token(c, token);
+    if (r == 0 && deregister) r = out_printf(c, ",\"deregister\":true");
+    if (r == 0) r = exchange(c, id, -1, fd_out);
+    if (r == 0 && deregister) mioc_queue_drop_token(&c->queue, token);
+    return r;
+}

@@ -1,0 +1,752 @@
+// Every call of libmio-client against a real mio-daemon, one case per run
+// (Tests/c_client/test_c_client.py drives it and checks the daemon's fds
+// after each):
+//
+//     api_test CASE SOCKET DAEMON_PID
+//
+// SOCKET "-" means NULL: the default lookup. Exit status 0 and "ok" on
+// stdout when every check held; otherwise the first failed check on stderr.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "mio-client.h"
+
+static const char *socket_path;
+static pid_t daemon_pid;
+static mio_client *last_client;  // for the error code in failure messages
+
+static void failed(const char *file, int line, const char *what, int r) {
+    const char *code = last_client ? mio_client_error_code(last_client) : NULL;
+    const char *message = last_client ? mio_client_error_message(last_client) : NULL;
+    fprintf(stderr, "FAIL %s:%d: %s", file, line, what);
+    if (r < 0) fprintf(stderr, " -> %d (%s)", r, strerror(-r));
+    if (code) fprintf(stderr, " [code %s: %s]", code, message ? message : "");
+    fputc('\n', stderr);
+    exit(1);
+}
+
+#define CHECK(cond)                                           \
+    do {                                                      \
+        if (!(cond)) failed(__FILE__, __LINE__, #cond, 0);    \
+    } while (0)
+// expr must return 0 (or a count >= 0).
+#define OK(expr)                                                  \
+    do {                                                          \
+        int r_ = (expr);                                          \
+        if (r_ < 0) failed(__FILE__, __LINE__, #expr, r_);        \
+    } while (0)
+// expr must return exactly want.
+#define IS(expr, want)                                                              \
+    do {                                                                            \
+        int r_ = (expr);                                                            \
+        if (r_ != (want)) {                                                         \
+            char what_[300];                                                        \
+            snprintf(what_, sizeof what_, "%s == %s (got %d)", #expr, #want, r_);   \
+            failed(__FILE__, __LINE__, what_, r_ < 0 ? r_ : 0);                     \
+        }                                                                           \
+    } while (0)
+// expr must be refused by the daemon with this code.
+#define REFUSED(c, expr, want_code)                                                         \
+    do {                                                                                    \
+        int r_ = (expr);                                                                    \
+        const char *code_ = mio_client_error_code(c);                                       \
+        if (r_ != -EPROTO || !code_ || strcmp(code_, want_code) != 0)                       \
+            failed(__FILE__, __LINE__, #expr " refused with " want_code, r_);               \
+        const char *message_ = mio_client_error_message(c);                                 \
+        CHECK(message_ && *message_);                                                       \
+    } while (0)
+
+static int64_t now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR) {}
+}
+
+static mio_client *connect_client(void) {
+    mio_client *c = NULL;
+    int r = mio_client_connect(strcmp(socket_path, "-") == 0 ? NULL : socket_path, &c);
+    if (r < 0) failed(__FILE__, __LINE__, "mio_client_connect", r);
+    CHECK(c != NULL);
+    last_client = c;
+    return c;
+}
+
+static void make_pipe(int fds[2]) {
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) failed(__FILE__, __LINE__, "pipe2", -errno);
+}
+
+static void write_byte(int fd) {
+    CHECK(write(fd, "x", 1) == 1);
+}
+
+static void drain(int fd) {
+    char buf[256];
+    while (read(fd, buf, sizeof buf) > 0) {}
+}
+
+/* The /proc link target of one of our fds, e.g. "pipe:[1234]". */
+static void fd_target(pid_t pid, int fd, char *out, size_t size) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
+    ssize_t n = readlink(path, out, size - 1);
+    if (n < 0) failed(__FILE__, __LINE__, "readlink", -errno);
+    out[n] = 0;
+}
+
+/* How many fds the daemon has open on the object our fd is open on. */
+static int daemon_copies(int fd) {
+    char mine[256], theirs[256], dir[64], path[400];
+    fd_target(getpid(), fd, mine, sizeof mine);
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)daemon_pid);
+    DIR *d = opendir(dir);
+    if (!d) failed(__FILE__, __LINE__, "opendir /proc/DAEMON/fd", -errno);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t len = readlink(path, theirs, sizeof theirs - 1);
+        if (len < 0) continue;
+        theirs[len] = 0;
+        if (strcmp(mine, theirs) == 0) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The daemon closes asynchronously to its replies on some paths. */
+static int daemon_copies_settled(int fd, int want) {
+    int64_t end = now_ms() + 3000;
+    int n;
+    while ((n = daemon_copies(fd)) != want && now_ms() < end) sleep_ms(5);
+    return n;
+}
+
+/* Waits (up to timeout_ms) for an event of token; returns its flags, or -1. */
+static int64_t event_for(mio_client *c, uint64_t token, int timeout_ms) {
+    int64_t end = now_ms() + timeout_ms;
+    mio_event ev[16];
+    for (;;) {
+        int left = (int)(end - now_ms());
+        if (left < 0) return -1;
+        int n = mio_client_wait(c, ev, 16, left);
+        if (n < 0) failed(__FILE__, __LINE__, "mio_client_wait", n);
+        if (n == 0) return -1;
+        for (int i = 0; i < n; i++)
+            if (ev[i].token == token) return ev[i].flags;
+    }
+}
+
+/* No event at all within ms. */
+static void no_event_within(mio_client *c, int ms) {
+    mio_event ev[4];
+    int n = mio_client_wait(c, ev, 4, ms);
+    if (n != 0) {
+        char what[120];
+        snprintf(what, sizeof what, "no event expected, got %d (first token %" PRIu64 ")", n, n > 0 ? ev[0].token : 0);
+        failed(__FILE__, __LINE__, what, n < 0 ? n : 0);
+    }
+}
+
+/* A request line on a raw connection of our own (for what the API does not
+ * send, such as hello with takeover); returns the socket. */
+static int raw_request(const char *line) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    char path[108];
+    if (strcmp(socket_path, "-") == 0)
+        OK(mio_client_default_socket_path(path, sizeof path));
+    else
+        snprintf(path, sizeof path, "%s", socket_path);
+    strcpy(a.sun_path, path);
+    CHECK(connect(s, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(write(s, line, strlen(line)) == (ssize_t)strlen(line));
+    char reply[1024];
+    ssize_t n = read(s, reply, sizeof reply - 1);
+    CHECK(n > 0);
+    reply[n] = 0;
+    CHECK(strstr(reply, "\"ok\":true") != NULL);
+    return s;
+}
+
+// ------------------------------------------------------------------ cases
+
+static void case_arguments(void) {
+    mio_client *c = NULL;
+    IS(mio_client_connect(NULL, NULL), -EINVAL);
+    IS(mio_client_connect("", &c), -EINVAL);
+    CHECK(c == NULL);
+    IS(mio_client_connect("/nonexistent-dir/mio.sock", &c), -ENOENT);
+    CHECK(c == NULL);
+    char long_path[200];
+    memset(long_path, 'a', sizeof long_path - 1);
+    long_path[sizeof long_path - 1] = 0;
+    IS(mio_client_connect(long_path, &c), -ENAMETOOLONG);
+    // A socket file nobody listens on.
+    char stale[] = "/tmp/mio-c-client-test-XXXXXX";
+    CHECK(mkdtemp(stale) != NULL);
+    char stale_sock[200];
+    snprintf(stale_sock, sizeof stale_sock, "%s/stale.sock", stale);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    strcpy(a.sun_path, stale_sock);
+    CHECK(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
+    close(s);
+    IS(mio_client_connect(stale_sock, &c), -ECONNREFUSED);
+    unlink(stale_sock);
+    rmdir(stale);
+
+    // NULL clients.
+    mio_event ev[1];
+    int fd;
+    IS(mio_client_hello(NULL, NULL, 0), -EINVAL);
+    IS(mio_client_register(NULL, 0, 1, MIO_INTEREST_READABLE, 0), -EINVAL);
+    IS(mio_client_reregister(NULL, 1, MIO_INTEREST_READABLE, 0), -EINVAL);
+    IS(mio_client_deregister(NULL, 1), -EINVAL);
+    IS(mio_client_waker(NULL, 1), -EINVAL);
+    IS(mio_client_wake(NULL, 1), -EINVAL);
+    IS(mio_client_fetch(NULL, 1, 0, &fd), -EINVAL);
+    IS(mio_client_wait(NULL, ev, 1, 0), -EINVAL);
+    IS(mio_client_fd(NULL), -EINVAL);
+    IS(mio_client_pending(NULL), -EINVAL);
+    IS(mio_client_set_timeout(NULL, 5), -EINVAL);
+    CHECK(mio_client_error_code(NULL) == NULL);
+    CHECK(mio_client_error_message(NULL) == NULL);
+    mio_client_close(NULL);
+    IS(mio_client_default_socket_path(NULL, 10), -EINVAL);
+    char tiny[4];
+    IS(mio_client_default_socket_path(tiny, sizeof tiny), -ERANGE);
+
+    // Bad arguments on a real client: refused here, nothing sent.
+    c = connect_client();
+    CHECK(mio_client_fd(c) >= 0);
+    int p[2];
+    make_pipe(p);
+    IS(mio_client_register(c, p[0], 1, 0, 0), -EINVAL);
+    IS(mio_client_register(c, p[0], 1, 8, 0), -EINVAL);
+    IS(mio_client_register(c, -1, 1, MIO_INTEREST_READABLE, 0), -EBADF);
+    IS(mio_client_reregister(c, 1, 0, 0), -EINVAL);
+    IS(mio_client_wait(c, NULL, 1, 0), -EINVAL);
+    IS(mio_client_wait(c, ev, 0, 0), -EINVAL);
+    IS(mio_client_fetch(c, 1, 0, NULL), -EINVAL);
+    IS(mio_client_set_timeout(c, -2), -EINVAL);
+    // An fd number that is not open: the kernel refuses to pass it.
+    int closed_fd = dup(p[0]);
+    close(closed_fd);
+    IS(mio_client_register(c, closed_fd, 1, MIO_INTEREST_READABLE, 0), -EBADF);
+    CHECK(mio_client_error_code(c) == NULL);
+    // The connection is still fine.
+    OK(mio_client_register(c, p[0], 1, MIO_INTEREST_READABLE, 0));
+    mio_client_close(c);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void case_hello(void) {
+    mio_client *c = connect_client();
+    OK(mio_client_hello(c, NULL, 0));
+    CHECK(mio_client_error_code(c) == NULL);
+    REFUSED(c, mio_client_hello(c, NULL, 1), "bad_request");  // persist without a name
+    REFUSED(c, mio_client_hello(c, "no spaces allowed", 0), "bad_request");
+    // Quotes and backslashes are escaped: the daemon sees a string, not bad JSON.
+    REFUSED(c, mio_client_hello(c, "a\"b\\c\n", 0), "bad_request");
+    OK(mio_client_hello(c, "c-client-test", 0));
+    CHECK(mio_client_error_code(c) == NULL);  // cleared by the successful request
+    CHECK(mio_client_error_message(c) == NULL);
+
+    // The named session is held: another connection is refused.
+    mio_client *other = connect_client();
+    REFUSED(other, mio_client_hello(other, "c-client-test", 0), "session_busy");
+    last_client = c;
+
+    // After a register, hello is refused.
+    int p[2];
+    make_pipe(p);
+    OK(mio_client_register(c, p[0], 3, MIO_INTEREST_READABLE, 0));
+    REFUSED(c, mio_client_hello(c, "another", 0), "wrong_state");
+    mio_client_close(other);
+    mio_client_close(c);
+    close(p[0]);
+    close(p[1]);
+
+    // A persistent session keeps its fd after the connection closes, and the
+    // next hello finds its pending readiness.
+    c = connect_client();
+    OK(mio_client_hello(c, "c-client-persist", 1));
+    make_pipe(p);
+    OK(mio_client_register(c, p[0], 9, MIO_INTEREST_READABLE, 0));
+    mio_client_close(c);
+    CHECK(daemon_copies_settled(p[0], 1) == 1);
+    write_byte(p[1]);
+    c = connect_client();
+    OK(mio_client_hello(c, "c-client-persist", 1));
+    int64_t flags = event_for(c, 9, 3000);
+    CHECK(flags >= 0 && (flags & MIO_EVENT_READABLE));
+    // Emptied, so the daemon holds none of our fds (the session itself stays
+    // until `end`, which this API does not send).
+    OK(mio_client_deregister(c, 9));
+    CHECK(daemon_copies_settled(p[0], 0) == 0);
+    mio_client_close(c);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void case_register(void) {
+    mio_client *c = connect_client();
+    int p[2];
+    make_pipe(p);
+    OK(mio_client_register(c, p[0], 1, MIO_INTEREST_READABLE, 0));
+    CHECK(daemon_copies(p[0]) == 1);
+    no_event_within(c, 50);
+    write_byte(p[1]);
+    int64_t flags = event_for(c, 1, 3000);
+    CHECK(flags == MIO_EVENT_READABLE);
+    // Edge-triggered: nothing new until new data.
+    drain(p[0]);
+    no_event_within(c, 100);
+    write_byte(p[1]);
+    CHECK(event_for(c, 1, 3000) == MIO_EVENT_READABLE);
+    drain(p[0]);
+
+    // The write end, writable at once.
+    OK(mio_client_register(c, p[1], 2, MIO_INTEREST_WRITABLE, 0));
+    CHECK(event_for(c, 2, 3000) == MIO_EVENT_WRITABLE);
+    OK(mio_client_deregister(c, 2));
+
+    // The biggest token comes back exactly (the fast path's digits).
+    int q[2];
+    make_pipe(q);
+    OK(mio_client_register(c, q[0], UINT64_MAX, MIO_INTEREST_READABLE | MIO_INTEREST_PRIORITY, 0));
+    write_byte(q[1]);
+    CHECK(event_for(c, UINT64_MAX, 3000) == MIO_EVENT_READABLE);
+    // Closing the only write end: read_closed (and write_closed: EPOLLHUP).
+    close(q[1]);
+    drain(q[0]);
+    flags = event_for(c, UINT64_MAX, 3000);
+    CHECK(flags >= 0 && (flags & MIO_EVENT_READ_CLOSED) && (flags & MIO_EVENT_WRITE_CLOSED));
+
+    // All three interests on a socket: writable at once.
+    int sp[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) == 0);
+    OK(mio_client_register(c, sp[0], 0, MIO_INTEREST_READABLE | MIO_INTEREST_WRITABLE | MIO_INTEREST_PRIORITY, 0));
+    CHECK(event_for(c, 0, 3000) == MIO_EVENT_WRITABLE);
+    // Out-of-band data (AF_UNIX has it since Linux 5.15): priority, and
+    // readable too, as in mio.
+    if (send(sp[1], "!", 1, MSG_OOB) == 1) {
+        flags = event_for(c, 0, 3000);
+        CHECK(flags >= 0 && (flags & MIO_EVENT_PRIORITY) && (flags & MIO_EVENT_READABLE));
+    } else {
+        CHECK(errno == EOPNOTSUPP || errno == EINVAL);
+    }
+
+    // Refusals.
+    REFUSED(c, mio_client_register(c, p[0], 1, MIO_INTEREST_READABLE, 0), "token_in_use");
+    char file_template[] = "/tmp/mio-c-client-file-XXXXXX";
+    int file = mkstemp(file_template);
+    CHECK(file >= 0);
+    unlink(file_template);
+    REFUSED(c, mio_client_register(c, file, 50, MIO_INTEREST_READABLE, 0), "not_pollable");
+    close(file);
+    // The daemon's own socket.
+    REFUSED(c, mio_client_register(c, mio_client_fd(c), 51, MIO_INTEREST_READABLE, 0), "bad_fd");
+
+    mio_client_close(c);
+    // A non-persistent session ends with its connection: the daemon lets go.
+    CHECK(daemon_copies_settled(p[0], 0) == 0);
+    close(p[0]);
+    close(p[1]);
+    close(q[0]);
+    close(sp[0]);
+    close(sp[1]);
+}
+
+static void case_reregister(void) {
+    mio_client *c = connect_client();
+    int p[2];
+    make_pipe(p);
+    OK(mio_client_register(c, p[0], 4, MIO_INTEREST_READABLE, 1));
+    write_byte(p[1]);
+    CHECK(event_for(c, 4, 3000) == MIO_EVENT_READABLE);
+    // Oneshot: silent after one event, however much more comes.
+    write_byte(p[1]);
+    no_event_within(c, 100);
+    // Re-arming reports the data that is there.
+    OK(mio_client_reregister(c, 4, MIO_INTEREST_READABLE, 1));
+    CHECK(event_for(c, 4, 3000) == MIO_EVENT_READABLE);
+    drain(p[0]);
+    // To edge mode with writable interest too: readable again on new data.
+    OK(mio_client_reregister(c, 4, MIO_INTEREST_READABLE | MIO_INTEREST_WRITABLE, 0));
+    no_event_within(c, 50);
+    write_byte(p[1]);
+    CHECK(event_for(c, 4, 3000) == MIO_EVENT_READABLE);
+    write_byte(p[1]);
+    CHECK(event_for(c, 4, 3000) == MIO_EVENT_READABLE);
+    REFUSED(c, mio_client_reregister(c, 99, MIO_INTEREST_READABLE, 0), "unknown_token");
+    mio_client_close(c);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void case_deregister(void) {
+    mio_client *c = connect_client();
+    int p[2];
+    make_pipe(p);
+    OK(mio_client_register(c, p[0], 6, MIO_INTEREST_READABLE, 0));
+    CHECK(daemon_copies(p[0]) == 1);
+    OK(mio_client_deregister(c, 6));
+    CHECK(daemon_copies_settled(p[0], 0) == 0);
+    REFUSED(c, mio_client_deregister(c, 6), "unknown_token");
+    write_byte(p[1]);
+    no_event_within(c, 100);
+
+    // An event that arrived while deregister waited is not returned after it.
+    OK(mio_client_register(c, p[0], 7, MIO_INTEREST_READABLE, 0));  // ready: an event follows
+    sleep_ms(50);
+    OK(mio_client_deregister(c, 7));
+    no_event_within(c, 100);
+    CHECK(mio_client_pending(c) == 0);
+    mio_client_close(c);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void case_waker(void) {
+    mio_client *c = connect_client();
+    OK(mio_client_waker(c, 5));
+    no_event_within(c, 50);
+    OK(mio_client_wake(c, 5));
+    CHECK(event_for(c, 5, 3000) == MIO_EVENT_READABLE);
+    OK(mio_client_wake(c, 5));
+    OK(mio_client_wake(c, 5));
+    CHECK(event_for(c, 5, 3000) == MIO_EVENT_READABLE);
+    REFUSED(c, mio_client_waker(c, 5), "token_in_use");
+    REFUSED(c, mio_client_wake(c, 77), "unknown_token");
+    int fd = 12345;
+    REFUSED(c, mio_client_fetch(c, 5, 0, &fd), "bad_request");  // a waker holds no fd of ours
+    CHECK(fd == -1);
+    OK(mio_client_deregister(c, 5));
+    REFUSED(c, mio_client_wake(c, 5), "unknown_token");
+    mio_client_close(c);
+}
+
+static void same_file(int a, int b) {
+    struct stat sa, sb;
+    CHECK(fstat(a, &sa) == 0 && fstat(b, &sb) == 0);
+    CHECK(sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+}
+
+static void case_fetch(void) {
+    mio_client *c = connect_client();
+    int p[2];
+    make_pipe(p);
+    OK(mio_client_register(c, p[0], 8, MIO_INTEREST_READABLE, 0));
+    int mine = p[0];
+    int fd = -1;
+    OK(mio_client_fetch(c, 8, 0, &fd));
+    CHECK(fd >= 0 && fd != mine);
+    same_file(fd, p[1]);
+    CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    // Still registered: the daemon keeps its copy (once the one it sent is
+    // closed) and reports data.
+    CHECK(daemon_copies_settled(mine, 1) == 1);
+    write_byte(p[1]);
+    CHECK(event_for(c, 8, 3000) == MIO_EVENT_READABLE);
+    char b;
+    CHECK(read(fd, &b, 1) == 1 && b == 'x');
+    close(fd);
+
+    // With deregister: the daemon's own copy comes back, nothing stays.
+    fd = -1;
+    OK(mio_client_fetch(c, 8, 1, &fd));
+    CHECK(fd >= 0);
+    same_file(fd, p[1]);
+    CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    CHECK(daemon_copies_settled(mine, 0) == 0);
+    close(fd);
+    write_byte(p[1]);
+    no_event_within(c, 100);
+    int again = 12345;
+    REFUSED(c, mio_client_fetch(c, 8, 0, &again), "unknown_token");
+    CHECK(again == -1);
+
+    // A fetch while events stream in: the fd still reaches its reply.
+    int q[2];
+    make_pipe(q);
+    OK(mio_client_waker(c, 100));
+    OK(mio_client_register(c, q[0], 101, MIO_INTEREST_READABLE, 0));
+    for (int i = 0; i < 20; i++) {
+        OK(mio_client_wake(c, 100));
+        fd = -1;
+        OK(mio_client_fetch(c, 101, 0, &fd));
+        same_file(fd, q[1]);
+        close(fd);
+    }
+    CHECK(event_for(c, 100, 3000) == MIO_EVENT_READABLE);
+    mio_client_close(c);
+    close(p[0]);
+    close(p[1]);
+    close(q[0]);
+    close(q[1]);
+}
+
+static void case_events_kept(void) {
+    enum { PIPES = 100 };
+    mio_client *c = connect_client();
+    int rd[PIPES], wr[PIPES];
+    for (int i = 0; i < PIPES; i++) {
+        int p[2];
+        make_pipe(p);
+        rd[i] = p[0];
+        wr[i] = p[1];
+        write_byte(wr[i]);  // ready before it is registered: an event follows the reply
+        OK(mio_client_register(c, rd[i], (uint64_t)i + 1000, MIO_INTEREST_READABLE, 0));
+    }
+    sleep_ms(50);  // every event line is sent, in front of the next reply
+    OK(mio_client_waker(c, 1));
+    // All of them were read while the requests waited: the socket is empty.
+    struct pollfd pfd = {.fd = mio_client_fd(c), .events = POLLIN};
+    IS(poll(&pfd, 1, 0), 0);
+    IS(mio_client_pending(c), 1);
+    char seen[PIPES] = {0};
+    int total = 0;
+    mio_event ev[7];
+    for (;;) {
+        int n = mio_client_wait(c, ev, 7, 0);
+        OK(n);
+        if (n == 0) break;
+        CHECK(n <= 7);
+        for (int i = 0; i < n; i++) {
+            CHECK(ev[i].token >= 1000 && ev[i].token < 1000 + PIPES);
+            CHECK(ev[i].flags == MIO_EVENT_READABLE);
+            CHECK(!seen[ev[i].token - 1000]);
+            seen[ev[i].token - 1000] = 1;
+            total++;
+        }
+    }
+    IS(total, PIPES);
+    IS(mio_client_pending(c), 0);
+
+    // Many event lines in few reads, taken 7 at a time from the buffer.
+    for (int i = 0; i < PIPES; i++) drain(rd[i]);
+    for (int i = 0; i < PIPES; i++) write_byte(wr[i]);
+    memset(seen, 0, sizeof seen);
+    total = 0;
+    int64_t end = now_ms() + 5000;
+    while (total < PIPES && now_ms() < end) {
+        int n = mio_client_wait(c, ev, 7, 1000);
+        OK(n);
+        CHECK(n <= 7);
+        for (int i = 0; i < n; i++) {
+            CHECK(ev[i].token >= 1000 && ev[i].token < 1000 + PIPES);
+            if (!seen[ev[i].token - 1000]) total++;
+            seen[ev[i].token - 1000] = 1;
+        }
+    }
+    IS(total, PIPES);
+    mio_client_close(c);
+    for (int i = 0; i < PIPES; i++) {
+        close(rd[i]);
+        close(wr[i]);
+    }
+}
+
+static void on_alarm(int sig) {
+    (void)sig;
+}
+
+static void case_timeout(void) {
+    mio_client *c = connect_client();
+    mio_event ev[4];
+    int64_t t0 = now_ms();
+    IS(mio_client_wait(c, ev, 4, 0), 0);
+    CHECK(now_ms() - t0 < 50);
+    t0 = now_ms();
+    IS(mio_client_wait(c, ev, 4, 150), 0);
+    int64_t took = now_ms() - t0;
+    CHECK(took >= 140 && took < 1500);
+
+    // wait(-1) blocks until something happens: here a signal (no SA_RESTART).
+    struct sigaction sa = {.sa_handler = on_alarm};
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+    t0 = now_ms();
+    alarm(1);
+    IS(mio_client_wait(c, ev, 4, -1), -EINTR);
+    CHECK(now_ms() - t0 >= 900);
+    // ... or an event.
+    OK(mio_client_waker(c, 2));
+    OK(mio_client_wake(c, 2));
+    IS(mio_client_wait(c, ev, 4, -1), 1);
+    CHECK(ev[0].token == 2 && ev[0].flags == MIO_EVENT_READABLE);
+
+    // A request whose reply does not come: the daemon is stopped.
+    OK(mio_client_set_timeout(c, 200));
+    CHECK(kill(daemon_pid, SIGSTOP) == 0);
+    t0 = now_ms();
+    int r = mio_client_waker(c, 3);
+    took = now_ms() - t0;
+    CHECK(kill(daemon_pid, SIGCONT) == 0);
+    IS(r, -ETIMEDOUT);
+    CHECK(took >= 190 && took < 1500);
+    CHECK(mio_client_error_code(c) == NULL);
+    // The late reply is skipped; the request did take effect.
+    OK(mio_client_set_timeout(c, -1));
+    OK(mio_client_waker(c, 4));
+    OK(mio_client_set_timeout(c, MIO_CLIENT_DEFAULT_TIMEOUT_MS));
+    OK(mio_client_wake(c, 3));
+    CHECK(event_for(c, 3, 3000) == MIO_EVENT_READABLE);
+    mio_client_close(c);
+}
+
+static void case_foreign_loop(void) {
+    mio_client *c = connect_client();
+    int p[2];
+    make_pipe(p);
+    OK(mio_client_register(c, p[0], 11, MIO_INTEREST_READABLE, 0));
+    IS(mio_client_pending(c), 0);
+    write_byte(p[1]);
+    struct pollfd pfd = {.fd = mio_client_fd(c), .events = POLLIN};
+    IS(poll(&pfd, 1, 3000), 1);
+    mio_event ev[4];
+    IS(mio_client_wait(c, ev, 4, 0), 1);
+    CHECK(ev[0].token == 11 && ev[0].flags == MIO_EVENT_READABLE);
+    IS(mio_client_wait(c, ev, 4, 0), 0);
+    mio_client_close(c);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void case_session_taken(void) {
+    mio_client *c = connect_client();
+    OK(mio_client_hello(c, "c-client-taken", 0));
+    int p[2];
+    make_pipe(p);
+    OK(mio_client_register(c, p[0], 12, MIO_INTEREST_READABLE, 0));
+    int thief = raw_request("{\"op\":\"hello\",\"id\":1,\"session\":\"c-client-taken\",\"takeover\":true}\n");
+    mio_event ev[4];
+    IS(mio_client_wait(c, ev, 4, 3000), -ECONNABORTED);
+    CHECK(mio_client_error_code(c) && strcmp(mio_client_error_code(c), "session_taken") == 0);
+    // The connection lives on, in a fresh anonymous session: hello is allowed again.
+    OK(mio_client_hello(c, NULL, 0));
+    OK(mio_client_waker(c, 12));  // token 12 is free in the new session
+    close(thief);
+    mio_client_close(c);
+    CHECK(daemon_copies_settled(p[0], 0) == 0);
+    close(p[0]);
+    close(p[1]);
+}
+
+// Waits for the daemon to stop (the test sends SIGTERM once "ready" is out).
+static void case_shutdown(void) {
+    mio_client *c = connect_client();
+    int p[2];
+    make_pipe(p);
+    OK(mio_client_register(c, p[0], 13, MIO_INTEREST_READABLE, 0));
+    printf("ready\n");
+    fflush(stdout);
+    mio_event ev[4];
+    IS(mio_client_wait(c, ev, 4, 10000), -ESHUTDOWN);
+    CHECK(mio_client_error_code(c) && strcmp(mio_client_error_code(c), "shutdown") == 0);
+    // Dead from now on, for every call.
+    IS(mio_client_wait(c, ev, 4, 0), -ESHUTDOWN);
+    IS(mio_client_waker(c, 1), -ESHUTDOWN);
+    mio_client_close(c);
+    close(p[0]);
+    close(p[1]);
+}
+
+// The daemon refuses this uid at connect: the first request learns it.
+static void case_permission_denied(void) {
+    mio_client *c = connect_client();
+    REFUSED(c, mio_client_waker(c, 1), "permission_denied");
+    mio_event ev[4];
+    IS(mio_client_wait(c, ev, 4, 3000), -ECONNRESET);
+    IS(mio_client_waker(c, 1), -ECONNRESET);
+    mio_client_close(c);
+    // Once the daemon has closed, the send fails; the reason is still read.
+    c = connect_client();
+    sleep_ms(200);
+    REFUSED(c, mio_client_waker(c, 1), "permission_denied");
+    IS(mio_client_wait(c, ev, 4, 0), -ECONNRESET);
+    mio_client_close(c);
+}
+
+// Prints the default path, then uses the daemon found there.
+static void case_default_path(void) {
+    char path[108];
+    int n = mio_client_default_socket_path(path, sizeof path);
+    OK(n);
+    CHECK((size_t)n == strlen(path));
+    printf("path %s\n", path);
+    mio_client *c = connect_client();
+    OK(mio_client_hello(c, NULL, 0));
+    OK(mio_client_waker(c, 21));
+    OK(mio_client_wake(c, 21));
+    CHECK(event_for(c, 21, 3000) == MIO_EVENT_READABLE);
+    mio_client_close(c);
+}
+
+static int own_fd_count(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) failed(__FILE__, __LINE__, "opendir /proc/self/fd", -errno);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+} CASES[] = {
+    {"arguments", case_arguments},         {"hello", case_hello},
+    {"register", case_register},           {"reregister", case_reregister},
+    {"deregister", case_deregister},       {"waker", case_waker},
+    {"fetch", case_fetch},                 {"events_kept", case_events_kept},
+    {"timeout", case_timeout},             {"foreign_loop", case_foreign_loop},
+    {"session_taken", case_session_taken}, {"shutdown", case_shutdown},
+    {"permission_denied", case_permission_denied}, {"default_path", case_default_path},
+};
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: api_test CASE SOCKET|- DAEMON_PID\n");
+        return 2;
+    }
+    socket_path = argv[2];
+    daemon_pid = (pid_t)atoi(argv[3]);
+    signal(SIGPIPE, SIG_IGN);
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        if (strcmp(CASES[i].name, argv[1]) == 0) {
+            int fds_before = own_fd_count();
+            CASES[i].run();
+            // Each case closes what it opened: the library leaks nothing.
+            IS(own_fd_count(), fds_before);
+            printf("ok\n");
+            return 0;
+        }
+    }
+    fprintf(stderr, "unknown case %s\n", argv[1]);
+    return 2;
+}
