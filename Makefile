@@ -1,8 +1,11 @@
 # mio-daemon. `make run` runs the daemon, `make test` runs every test; both
 # install what a fresh Debian machine lacks (libjson-c-dev, socat, …) first.
 SHELL := /bin/bash
-export PATH := /opt/swift/usr/bin:$(PATH)
+# rustup's cargo, where the machine has it and PATH does not.
+export PATH := /opt/swift/usr/bin:$(PATH):$(HOME)/.cargo/bin
 SWIFT ?= swift
+CARGO ?= cargo
+RUST_CLIENT := clients/rust
 BENCH_BIN := Benchmarks/bin
 
 PREFIX ?= /usr/local
@@ -16,7 +19,7 @@ DOC_DIR := $(PREFIX)/share/doc/mio-daemon
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := Fuzz/.build/debug
 
-.PHONY: deps build release test run bench clean install install-files fuzz test-asan test-tsan soak
+.PHONY: deps build release test run bench clean install install-files fuzz test-asan test-tsan soak rust-client
 
 deps:
 	@scripts/install-deps.sh
@@ -34,6 +37,13 @@ test: deps
 	for suite in clients/python/tests Tests/integration Tests/clients Tests/systemd Tests/hostile; do \
 	  python3 -m pytest -q -p no:cacheprovider $$suite || exit 1; \
 	done
+	# The Rust crate's tests: each starts its own daemon from MIO_DAEMON_BIN.
+	cd $(RUST_CLIENT) && MIO_DAEMON_BIN=$${MIO_DAEMON_BIN:-$(CURDIR)/.build/debug/mio-daemon} $(CARGO) test --offline
+
+# The Rust crate mio-daemon-client, offline against Debian's librust-*-dev
+# (clients/rust/.cargo/config.toml).
+rust-client: deps
+	cd $(RUST_CLIENT) && $(CARGO) build --offline --all-targets
 
 run: release
 	@scripts/run-daemon.sh
@@ -93,4 +103,4 @@ install-files:
 	install -D -m 0644 docs/protocol.md $(DESTDIR)$(DOC_DIR)/protocol.md
 
 clean:
-	rm -rf .build $(BENCH_BIN) bench-results
+	rm -rf .build $(BENCH_BIN) bench-results $(RUST_CLIENT)/target

@@ -9,6 +9,8 @@ Workloads:
   core_fanout   MioCore (mio-bench) against a C epoll loop (fanout_epoll.c)
   relay_swift   the relay driven by the Swift client library against the C
                 client, both on the daemon: the library's own cost
+  relay_rust    the same through the Rust crate (clients/rust, its
+                relay_bench example built release by cargo, offline)
   relay         one pipe through the daemon: write 1 byte, wait for the event
                 line, drain; against relay_baseline.c (the pipe passed by
                 SCM_RIGHTS, EPOLLIN|EPOLLET, a 64-byte record per edge)
@@ -268,6 +270,35 @@ def relay_swift():
     ]
 
 
+def relay_rust():
+    """The relay driven by the Rust crate mio-daemon-client (its relay_bench
+    example, the C client's loop through Poll/Events) against the C client,
+    both on the same daemon: the crate's own cost."""
+    crate = ROOT / "clients" / "rust"
+    cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
+    if not os.access(cargo, os.X_OK):
+        raise Skip("cargo is not installed (scripts/install-deps.sh installs it)")
+    subprocess.run([cargo, "build", "--quiet", "--offline", "--release", "--example", "relay_bench"], cwd=crate, check=True)
+    bench = crate / "target" / "release" / "examples" / "relay_bench"
+    rounds = 20000
+
+    def rust():
+        with daemon() as d:
+            return run_json([bench, d.socket, rounds], cpus=CLIENT_CPU)
+
+    def c():
+        with daemon() as d:
+            return client("relay", d.socket, rounds)
+
+    o, b = interleaved(rust, c)
+    pick = lambda runs, key: [r[key] for r in runs]
+    return [
+        compared("relay p50, Rust crate vs C client", "us", pick(o, "p50_us"), pick(b, "p50_us"), "<= 1.10x", 1.10, False,
+                 {"rounds": rounds, "ours": o, "baseline": b}),
+        compared("relay p99, Rust crate vs C client", "us", pick(o, "p99_us"), pick(b, "p99_us"), "-", None, False),
+    ]
+
+
 def fanout():
     """4096 pipes: 1 byte to each per round, until every token was seen."""
     pipes, rounds = 4096, 100
@@ -353,7 +384,7 @@ def start():
     return [absolute("start (to READY=1)", "ms", [r["ms"] for r in runs], "< 50", lambda v: v < 50, runs)]
 
 
-WORKLOADS = [core_fanout, relay, relay_swift, fanout, registration, memory, slowreader, idle, start]
+WORKLOADS = [core_fanout, relay, relay_swift, relay_rust, fanout, registration, memory, slowreader, idle, start]
 
 
 # ----------------------------------------------------------------- output

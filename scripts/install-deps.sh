@@ -6,9 +6,15 @@ set -euo pipefail
 
 missing=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for pkg in libjson-c-dev pkg-config socat gcc make python3 systemd iproute2 procps util-linux; do
+for pkg in libjson-c-dev pkg-config socat gcc make python3 systemd iproute2 procps util-linux librust-mio-dev; do
   have_pkg "$pkg" || missing+=("$pkg")
 done
+# The Rust client (clients/rust) builds offline against Debian's crates
+# (librust-mio-dev brings librust-libc-dev and librust-log-dev) with any
+# cargo: rustup's if the machine has one, else Debian's (rustc 1.63 is enough).
+if ! command -v cargo >/dev/null && [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ]; then
+  have_pkg cargo || missing+=(cargo)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
