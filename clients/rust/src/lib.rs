@@ -112,3 +112,18 @@ pub mod event {
     pub use crate::events::{Event, Events, Iter};
     pub use crate::source::Source;
 }
+
+#[cfg(test)]
+mod tests {
+    /// The thread-safety the docs promise, checked by the compiler.
+    #[test]
+    fn poll_and_registry_are_send_and_the_waker_is_send_and_sync() {
+        fn send<T: Send>() {}
+        fn send_sync<T: Send + Sync>() {}
+        send::<crate::Poll>();
+        send::<crate::Registry>();
+        send::<crate::Events>();
+        send_sync::<crate::Waker>();
+        send_sync::<crate::DaemonError>();
+    }
+}
