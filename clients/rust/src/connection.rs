@@ -138,7 +138,7 @@ impl Connection {
                     Err(why) => return Err(self.unreadable(why)),
                 }
             }
-            match self.reader.fill(&self.shared.socket, Wait::Until(deadline)) {
+            match self.reader.fill(&self.shared.socket, Wait::Until(deadline), true) {
                 Ok(Filled::Data) => {}
                 Ok(Filled::Eof) => return Err(self.break_with(io::ErrorKind::ConnectionAborted, CLOSED)),
                 Ok(Filled::TimedOut) => {
@@ -180,7 +180,8 @@ impl Connection {
             if let Some(broken) = &self.broken {
                 return Err(broken.error());
             }
-            match self.reader.fill(&self.shared.socket, wait) {
+            // No request waits, so no fd can be due: a plain recv().
+            match self.reader.fill(&self.shared.socket, wait, false) {
                 Ok(Filled::Data) => {}
                 Ok(Filled::TimedOut) => return Ok(()),
                 Ok(Filled::Eof) => {

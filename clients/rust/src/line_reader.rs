@@ -102,11 +102,13 @@ impl LineReader {
         std::mem::take(&mut self.current)
     }
 
-    /// Receives more bytes from `socket`.
-    pub fn fill(&mut self, socket: &Socket, wait: Wait) -> io::Result<Filled> {
+    /// Receives more bytes from `socket`; with `accept_fds`, the fds that
+    /// come along too (a request's path: a `fetch` reply may carry one).
+    pub fn fill(&mut self, socket: &Socket, wait: Wait, accept_fds: bool) -> io::Result<Filled> {
         self.make_room()?;
         let first = self.end;
-        let received = socket.receive(&mut self.buffer[first..], &mut self.received, wait)?;
+        let fds = if accept_fds { Some(&mut self.received) } else { None };
+        let received = socket.receive(&mut self.buffer[first..], fds, wait)?;
         let (count, truncated) = match received {
             Received::Bytes { count, fds_truncated } => (count, fds_truncated),
             Received::Eof => {

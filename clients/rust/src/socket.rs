@@ -138,9 +138,12 @@ impl Socket {
         Ok(())
     }
 
-    /// Receives into `buffer`, pushing the fds that came along onto `fds`.
-    /// `Interrupted` is returned to the caller, as mio's poll does.
-    pub fn receive(&self, buffer: &mut [u8], fds: &mut Vec<OwnedFd>, wait: Wait) -> io::Result<Received> {
+    /// Receives into `buffer`. With `fds`, by `recvmsg()`, pushing the fds
+    /// that came along onto it; without, by `recv()`, and the kernel
+    /// discards any fd (only a `fetch` reply carries one, and it is read
+    /// with `fds`). `Interrupted` is returned to the caller, as mio's poll
+    /// does.
+    pub fn receive(&self, buffer: &mut [u8], fds: Option<&mut Vec<OwnedFd>>, wait: Wait) -> io::Result<Received> {
         let mut flags = libc::MSG_CMSG_CLOEXEC;
         if let Wait::Until(deadline) = wait {
             if !self.wait_for(libc::POLLIN, deadline)? {
@@ -148,6 +151,14 @@ impl Socket {
             }
             flags |= libc::MSG_DONTWAIT;
         }
+        let fds = match fds {
+            Some(fds) => fds,
+            None => {
+                // The event path: one plain recv(), no control buffer.
+                let n = unsafe { libc::recv(self.fd.as_raw_fd(), buffer.as_mut_ptr() as *mut libc::c_void, buffer.len(), flags) };
+                return received(n, false);
+            }
+        };
         let mut iov = libc::iovec { iov_base: buffer.as_mut_ptr() as *mut libc::c_void, iov_len: buffer.len() };
         let mut control = ControlBuffer::new();
         // SAFETY: an all-zero msghdr is valid.
@@ -158,13 +169,7 @@ impl Socket {
         message.msg_controllen = mem::size_of::<ControlBuffer>() as _;
         let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut message, flags) };
         if n < 0 {
-            let error = io::Error::last_os_error();
-            return match error.raw_os_error() {
-                // poll said readable, someone else took it: a spurious wake-up
-                Some(libc::EAGAIN) => Ok(Received::Bytes { count: 0, fds_truncated: false }),
-                Some(libc::ECONNRESET) => Ok(Received::Eof),
-                _ => Err(error),
-            };
+            return received(n, false);
         }
         // SAFETY: the kernel filled `message`; the headers are within it.
         unsafe {
@@ -180,10 +185,7 @@ impl Socket {
                 header = libc::CMSG_NXTHDR(&message, header);
             }
         }
-        if n == 0 {
-            return Ok(Received::Eof);
-        }
-        Ok(Received::Bytes { count: n as usize, fds_truncated: message.msg_flags & libc::MSG_CTRUNC != 0 })
+        received(n, message.msg_flags & libc::MSG_CTRUNC != 0)
     }
 
     /// Ends the connection for every holder of this socket (a `Waker` may
@@ -212,6 +214,23 @@ impl Socket {
             // EINTR included: the caller decides whether to go on.
             return Err(io::Error::last_os_error());
         }
+    }
+}
+
+/// What a `recv()`/`recvmsg()` result means.
+fn received(n: isize, fds_truncated: bool) -> io::Result<Received> {
+    if n > 0 {
+        return Ok(Received::Bytes { count: n as usize, fds_truncated });
+    }
+    if n == 0 {
+        return Ok(Received::Eof);
+    }
+    let error = io::Error::last_os_error();
+    match error.raw_os_error() {
+        // poll said readable, yet nothing is there: a spurious wake-up
+        Some(libc::EAGAIN) => Ok(Received::Bytes { count: 0, fds_truncated: false }),
+        Some(libc::ECONNRESET) => Ok(Received::Eof),
+        _ => Err(error),
     }
 }
 
