@@ -1,8 +1,11 @@
 # mio-daemon. `make run` runs the daemon, `make test` runs every test; both
 # install what a fresh Debian machine lacks (libjson-c-dev, socat, …) first.
 SHELL := /bin/bash
-export PATH := /opt/swift/usr/bin:$(PATH)
+# rustup's cargo, where the machine has it and PATH does not.
+export PATH := /opt/swift/usr/bin:$(PATH):$(HOME)/.cargo/bin
 SWIFT ?= swift
+CARGO ?= cargo
+RUST_CLIENT := clients/rust
 BENCH_BIN := Benchmarks/bin
 
 PREFIX ?= /usr/local
@@ -20,7 +23,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BIN := Fuzz/.build/debug
 
 .PHONY: deps build release test run bench clean install install-files fuzz test-asan test-tsan soak \
-  c-client install-c-client
+  c-client install-c-client rust-client
 
 deps:
 	@scripts/install-deps.sh
@@ -36,6 +39,13 @@ test: deps c-client
 	$(SWIFT) test --skip-build
 	# Every Python suite in one run (Tests/conftest.py, pytest.ini).
 	python3 -m pytest -q -p no:cacheprovider Tests
+	# The Rust crate's tests: each starts its own daemon from MIO_DAEMON_BIN.
+	cd $(RUST_CLIENT) && MIO_DAEMON_BIN=$${MIO_DAEMON_BIN:-$(CURDIR)/.build/debug/mio-daemon} $(CARGO) test --offline
+
+# The Rust crate mio-daemon-client, offline against Debian's librust-*-dev
+# (clients/rust/.cargo/config.toml).
+rust-client: deps
+	cd $(RUST_CLIENT) && $(CARGO) build --offline --all-targets
 
 run: release
 	@scripts/run-daemon.sh
@@ -109,5 +119,5 @@ install-files: install-c-client
 	install -D -m 0644 docs/protocol.md $(DESTDIR)$(DOC_DIR)/protocol.md
 
 clean:
-	rm -rf .build $(BENCH_BIN) bench-results
+	rm -rf .build $(BENCH_BIN) bench-results $(RUST_CLIENT)/target
 	$(MAKE) -C $(C_CLIENT) clean

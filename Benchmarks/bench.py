@@ -11,6 +11,8 @@ Workloads:
                 client, both on the daemon: the library's own cost
   relay_libmio  the relay through libmio-client (clients/c, the shared
                 library) against the raw C client, both on the daemon
+  relay_rust    the same through the Rust crate (clients/rust, its
+                relay_bench example built release by cargo, offline)
   relay         one pipe through the daemon: write 1 byte, wait for the event
                 line, drain; against relay_baseline.c (the pipe passed by
                 SCM_RIGHTS, EPOLLIN|EPOLLET, a 64-byte record per edge)
@@ -289,14 +291,15 @@ def relay_swift():
     ]
 
 
-def relay_libmio():
-    """The relay through libmio-client (libmio_client_relay.c) against the raw
-    C client, each on a fresh daemon, same placement: the library's own cost."""
+def _relay_through(label, command, target):
+    """The relay driven by a client library (`command(socket, rounds)`)
+    against the raw C client, each on a fresh daemon, same placement: the
+    library's own cost."""
     rounds = 20000
 
     def library():
         with daemon() as d:
-            return run_json([BIN / "libmio_client_relay", d.socket, rounds], cpus=CLIENT_CPU)
+            return run_json(command(d.socket, rounds), cpus=CLIENT_CPU)
 
     def c():
         with daemon() as d:
@@ -304,12 +307,28 @@ def relay_libmio():
 
     o, b = interleaved(library, c)
     pick = lambda runs, key: [r[key] for r in runs]
-    details = {"rounds": rounds, "ours": o, "baseline": b}
     return [
-        compared("relay p50, libmio-client vs C", "us", pick(o, "p50_us"), pick(b, "p50_us"), "<= 1.05x", 1.05, False,
-                 details),
-        compared("relay p99, libmio-client vs C", "us", pick(o, "p99_us"), pick(b, "p99_us"), "-", None, False),
+        compared(f"relay p50, {label} vs C client", "us", pick(o, "p50_us"), pick(b, "p50_us"), f"<= {target:.2f}x", target,
+                 False, {"rounds": rounds, "ours": o, "baseline": b}),
+        compared(f"relay p99, {label} vs C client", "us", pick(o, "p99_us"), pick(b, "p99_us"), "-", None, False),
     ]
+
+
+def relay_libmio():
+    """The relay through libmio-client (libmio_client_relay.c, the shared library)."""
+    return _relay_through("libmio-client", lambda sock, rounds: [BIN / "libmio_client_relay", sock, rounds], 1.05)
+
+
+def relay_rust():
+    """The relay through the Rust crate mio-daemon-client (its relay_bench
+    example: the C client's loop through Poll/Events)."""
+    crate = ROOT / "clients" / "rust"
+    cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
+    if not os.access(cargo, os.X_OK):
+        raise Skip("cargo is not installed (scripts/install-deps.sh installs it)")
+    subprocess.run([cargo, "build", "--quiet", "--offline", "--release", "--example", "relay_bench"], cwd=crate, check=True)
+    bench = crate / "target" / "release" / "examples" / "relay_bench"
+    return _relay_through("Rust crate", lambda sock, rounds: [bench, sock, rounds], 1.10)
 
 
 def fanout():
@@ -397,7 +416,8 @@ def start():
     return [absolute("start (to READY=1)", "ms", [r["ms"] for r in runs], "< 50", lambda v: v < 50, runs)]
 
 
-WORKLOADS = [core_fanout, relay, relay_swift, relay_libmio, fanout, registration, memory, slowreader, idle, start]
+WORKLOADS = [core_fanout, relay, relay_swift, relay_libmio, relay_rust, fanout, registration, memory, slowreader, idle,
+             start]
 
 
 # ----------------------------------------------------------------- output

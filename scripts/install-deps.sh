@@ -6,10 +6,18 @@ set -euo pipefail
 
 missing=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-# libc6-dev and binutils: libmio-client's static link test (libc.a) and readelf.
-for pkg in libjson-c-dev pkg-config socat gcc libc6-dev binutils make python3 systemd iproute2 procps util-linux; do
+# libc6-dev and binutils: libmio-client's static link test (libc.a) and readelf;
+# librust-mio-dev: the Rust client builds offline against Debian's crates.
+for pkg in libjson-c-dev pkg-config socat gcc libc6-dev binutils make python3 systemd iproute2 procps util-linux \
+           librust-mio-dev; do
   have_pkg "$pkg" || missing+=("$pkg")
 done
+# The Rust client (clients/rust) builds offline against Debian's crates
+# (librust-mio-dev brings librust-libc-dev and librust-log-dev) with any
+# cargo: rustup's if the machine has one, else Debian's (rustc 1.63 is enough).
+if ! command -v cargo >/dev/null && [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ]; then
+  have_pkg cargo || missing+=(cargo)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
