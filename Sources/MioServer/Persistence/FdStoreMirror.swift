@@ -1,6 +1,6 @@
 /// Keeps the service manager's fd store equal, at every moment, to the fds
 /// of persistent sessions (docs/protocol.md, "Persistent sessions across a
-/// restart"): an fd goes in when it is added, before the reply that added
+/// restart or crash"): an fd goes in when it is added, before the reply that added
 /// it goes out, and leaves with the reply that removes it. So a crash, a
 /// SIGKILL or a watchdog kill loses nothing, and brings nothing stale back.
 ///
