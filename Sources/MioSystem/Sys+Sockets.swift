@@ -98,4 +98,14 @@ extension Sys {
         guard family == AF_UNIX else { return nil }
         return Array(bytes.prefix(Int(length)))
     }
+
+    /// `setsockopt(SO_OOBINLINE)`: a byte sent with `MSG_OOB` stays in the
+    /// stream, in order, with any fds on it. Without it the kernel takes it
+    /// out (and closes its fds): a request's newline or a digit could vanish.
+    package static func keepOutOfBandInline(_ fd: Int32) throws(MioError) {
+        var on: Int32 = 1
+        _ = try retrying("setsockopt(SO_OOBINLINE)") {
+            setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &on, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
 }

@@ -111,17 +111,18 @@ struct StrictStringTests {
 
     @Test("a string value with a NUL is bad_request", arguments: [
         #"{"op":"ping","id":"a\u0000b"}"#, #"{"op":"hello","session":"s\u0000"}"#, #"{"op":"hello","client":"x\u0000"}"#,
-        #"{"op":"wake","token":1,"session":"a\u0000"}"#,
+        #"{"op":"wake","token":1,"session":"a\u0000"}"#, #"{"op":"ping","ignored":["x\u0000"]}"#,
     ])
     func value(_ line: String) {
         guard case .failure(let failure) = decode(line) else { Issue.record("accepted: \(line)"); return }
         #expect(failure.error.code == .badRequest)
     }
 
-    @Test("an op with a NUL is no known op; an escaped backslash before u0000 is no NUL")
+    @Test("an op with a NUL is bad_request, with its id; an escaped backslash before u0000 is no NUL")
     func others() {
-        guard case .failure(let failure) = decode(#"{"op":"ping\u0000"}"#) else { Issue.record("accepted"); return }
-        #expect(failure.error.code == .unknownOp)
+        guard case .failure(let failure) = decode(#"{"op":"ping\u0000","id":3}"#) else { Issue.record("accepted"); return }
+        #expect(failure.error.code == .badRequest)
+        #expect(failure.id == .unsigned(3))
         #expect(decode(#"{"op":"ping","id":"\\u0000"}"#) == .success(Request(id: .string(#"\u0000"#), .ping)))
     }
 }

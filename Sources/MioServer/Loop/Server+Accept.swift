@@ -31,7 +31,7 @@ extension Server {
 
     /// Checks the peer, then watches its socket in an anonymous session of its own.
     private func admit(_ fd: Int32) {
-        guard let credentials = try? Sys.peerCredentials(fd) else {
+        guard let credentials = try? Sys.peerCredentials(fd), (try? Sys.keepOutOfBandInline(fd)) != nil else {
             Sys.close(fd)
             return
         }

@@ -6,24 +6,28 @@
 /// - raw control characters inside strings;
 /// - integer literals outside `-2^63 ... 2^64-1`, which json-c clamps
 ///   silently: the scan remembers that one was seen;
-/// - a key with an escaped NUL (`"id\u0000"`), which json-c truncates at
-///   the NUL (to `"id"`): the scan remembers that one was seen.
+/// - a key or string with an escaped NUL (`"id\u0000"`): json-c cuts keys
+///   short at the NUL (to `"id"`), so the scan remembers that one was seen,
+///   and whether it was in a key.
 struct JSONScanner {
     static let maxDepth = 8
 
     enum Outcome: Equatable {
         /// Fine to hand to json-c; `outOfRangeIntegers` literals on the line
-        /// will be clamped by it, and `keyWithNUL` says a key will be cut short.
-        case ok(outOfRangeIntegers: Int, keyWithNUL: Bool)
+        /// will be clamped by it; `nul` says where a NUL was seen.
+        case ok(outOfRangeIntegers: Int, nul: NULFound)
         case invalid(String)
     }
+
+    /// Whether a string on the line holds an escaped NUL, and if one is a key.
+    enum NULFound: Equatable { case none, inValue, inKey }
 
     static func scan(_ bytes: UnsafeRawBufferPointer) -> Outcome {
         // json-c's own check lets overlong forms and surrogates through.
         guard isValidUTF8(bytes) else { return .invalid("invalid UTF-8") }
         var depth = 0
         var outOfRange = 0
-        var keyWithNUL = false
+        var nul = NULFound.none
         var i = 0
         let n = bytes.count
         while i < n {
@@ -40,7 +44,7 @@ struct JSONScanner {
                     i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1
                 }
                 i += 1
-                if hasNUL, isFollowedByColon(bytes, at: i) { keyWithNUL = true }
+                if hasNUL { nul = isFollowedByColon(bytes, at: i) ? .inKey : (nul == .inKey ? .inKey : .inValue) }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
                 if depth > maxDepth { return .invalid("nesting deeper than \(maxDepth)") }
@@ -73,7 +77,7 @@ struct JSONScanner {
                 i += 1
             }
         }
-        return .ok(outOfRangeIntegers: outOfRange, keyWithNUL: keyWithNUL)
+        return .ok(outOfRangeIntegers: outOfRange, nul: nul)
     }
 
     /// Whether the escape at `i` (a backslash) is `\u0000`.

@@ -30,10 +30,10 @@ public final class RequestDecoder {
     /// - Parameter fdCount: how many fds came with the line.
     public func decode(_ line: UnsafeRawBufferPointer, fdCount: Int) -> Result<Request, DecodeFailure> {
         let outOfRangeIntegers: Int
-        let keyWithNUL: Bool
+        let nul: JSONScanner.NULFound
         switch JSONScanner.scan(line) {
         case .invalid(let why): return .failure(DecodeFailure(id: nil, error: ProtocolError(.badJSON, "invalid JSON: \(why)")))
-        case .ok(let count, let nul): (outOfRangeIntegers, keyWithNUL) = (count, nul)
+        case .ok(let count, let found): (outOfRangeIntegers, nul) = (count, found)
         }
         guard let tokener else {
             return .failure(DecodeFailure(id: nil, error: ProtocolError(.internal, "out of memory")))
@@ -54,13 +54,17 @@ public final class RequestDecoder {
         guard let object, json_object_get_type(object) == json_type_object else {
             return .failure(DecodeFailure(id: nil, error: ProtocolError(.badRequest, "a request is a JSON object")))
         }
-        if keyWithNUL {
+        var fields = Fields(object: object, outOfRangeIntegers: outOfRangeIntegers)
+        switch nul {
+        case .none:
+            return fields.decodeRequest(fdCount: fdCount)
+        case .inKey:
             // json-c cuts a key at its NUL ("id\u0000" would read as "id"):
             // which key was meant cannot be told, so not even the id is echoed.
-            return .failure(DecodeFailure(id: nil, error: ProtocolError(.badRequest, "a key holds a NUL character (\\u0000)")))
+            return .failure(DecodeFailure(id: nil, error: ProtocolError(.badRequest, "a key contains U+0000 (NUL); keys are taken exactly, never cut short")))
+        case .inValue:
+            return .failure(DecodeFailure(id: fields.readableID, error: ProtocolError(.badRequest, "a string contains U+0000 (NUL)")))
         }
-        var fields = Fields(object: object, outOfRangeIntegers: outOfRangeIntegers)
-        return fields.decodeRequest(fdCount: fdCount)
     }
 
     private func isJSONWhitespace(_ c: UInt8) -> Bool {

@@ -13,6 +13,9 @@ struct Fields {
         self.outOfRangeIntegers = outOfRangeIntegers
     }
 
+    /// The id, if it can be read (for a reply to a line refused as a whole).
+    var readableID: RequestID? { try? readID() }
+
     mutating func decodeRequest(fdCount: Int) -> Result<Request, DecodeFailure> {
         // The id is read first, so that every later error can echo it; a bad
         // id is reported after unknown_op, as the error order says.
@@ -114,10 +117,11 @@ struct Fields {
         return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
     }
 
-    /// A string value the daemon reads: one with a NUL is refused, never cut short.
+    /// A string value the daemon reads (a NUL in it is refused by the
+    /// line's scan, before this).
     private func string(_ v: OpaquePointer, _ key: String) throws(ProtocolError) -> String {
         let text = rawString(v)
-        if text.utf8.contains(0) { throw ProtocolError(.badRequest, "\"\(key)\" holds a NUL character (\\u0000)") }
+        if text.utf8.contains(0) { throw ProtocolError(.badRequest, "a string contains U+0000 (NUL)") }
         return text
     }
 
