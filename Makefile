@@ -31,7 +31,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	# Each pytest suite on its own: each has its own conftest.
-	for suite in clients/python/tests Tests/integration Tests/clients Tests/systemd Tests/hostile; do \
+	for suite in clients/python/tests Tests/integration Tests/clients Tests/systemd Tests/real_systemd Tests/hostile; do \
 	  python3 -m pytest -q -p no:cacheprovider $$suite || exit 1; \
 	done
 
