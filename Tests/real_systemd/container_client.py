@@ -31,6 +31,15 @@ SOCKET_PATH = "/run/mio-daemon/mio.sock"
 FIFO_DIR = "/run/mio-test-fifos"
 
 
+def readable(socks, timeout):
+    """Those of ``socks`` readable within ``timeout`` s (poll: fds above 1024 are common here)."""
+    poller = select.poll()
+    by_fd = {sock.fileno(): sock for sock in socks}
+    for fd in by_fd:
+        poller.register(fd, select.POLLIN)
+    return [by_fd[fd] for fd, _ in poller.poll(int(timeout * 1000) + 1)]
+
+
 class Connection:
     def __init__(self, sock):
         self.sock = sock
@@ -57,8 +66,7 @@ class Connection:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            ready, _, _ = select.select([self.sock], [], [], remaining)
-            if not ready:
+            if not readable([self.sock], remaining):
                 return None
             try:
                 chunk = self.sock.recv(65536)
@@ -192,8 +200,7 @@ class Client:
                      if not done(state) and not self.connections[c].closed}
             if not socks:
                 break
-            ready, _, _ = select.select(list(socks), [], [], max(0.0, deadline - time.monotonic()))
-            for sock in ready:
+            for sock in readable(list(socks), max(0.0, deadline - time.monotonic())):
                 conn = socks[sock]
                 connection, state = self.connections[conn], pending[conn]
                 message = connection.read_line(time.monotonic() + 0.5)  # at least one line is there, or its start
@@ -325,8 +332,11 @@ class Client:
                     result = {"connected": False, "errno": errno.errorcode.get(error.errno, str(error.errno))}
                 else:
                     connection = Connection(sock)
-                    connection.send({"op": "hello", "protocol": 1, "id": 1})
-                    connection.send({"op": "ping", "id": 2})
+                    try:
+                        connection.send({"op": "hello", "protocol": 1, "id": 1})
+                        connection.send({"op": "ping", "id": 2})
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # a refused peer: the daemon may have closed already; its line is still there to read
                     lines, deadline = [], time.monotonic() + timeout
                     while len(lines) < 2:
                         line = connection.read_line(deadline)

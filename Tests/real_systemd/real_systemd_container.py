@@ -8,6 +8,7 @@ Only processes started here are ever signalled, each by its pid.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pathlib
 import shutil
@@ -50,6 +51,11 @@ def ensure_nspawn() -> Optional[str]:
     if result.returncode != 0 or not shutil.which("systemd-nspawn"):
         return f"cannot install systemd-container={version}: {result.stderr.strip()[-500:]}"
     return None
+
+
+def _terminate_with_parent() -> None:
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _children(pid: int) -> List[int]:
@@ -101,16 +107,16 @@ class NspawnContainer:
                 "--private-network", "--console=pipe", f"--machine={self.name}",
                 f"--overlay=/usr:{self.upper}:/usr",  # `make install` writes here, not into the host's /usr
                 f"--bind-ro={self.checkout}:{CHECKOUT_IN_CONTAINER}",
-                f"--bind-ro={self.bin_dir}:{BIN_DIR_IN_CONTAINER}",
-                "--bind-ro=/etc/pam.d", "--bind-ro=/etc/security"]
-        if os.path.isdir(SWIFT_RUNTIME):
-            argv.append(f"--bind-ro={SWIFT_RUNTIME}")
+                f"--bind-ro={self.bin_dir}:{BIN_DIR_IN_CONTAINER}"]
+        # The Swift runtime (outside /usr), and PAM's files for user@.service.
+        argv += [f"--bind-ro={path}" for path in (SWIFT_RUNTIME, "/etc/pam.d", "/etc/security") if os.path.isdir(path)]
         # systemd-firstboot wants a tty: mask it on the kernel-style command line.
         argv += ["--", "systemd.mask=systemd-firstboot.service"]
         with open(self.console_log, "wb") as log:
             # A session of its own: a Ctrl-C of the test run does not reach it; shutdown() ends it.
+            # If the test process dies without shutdown(), nspawn gets its SIGTERM all the same.
             self.nspawn = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True)
+                                           start_new_session=True, preexec_fn=_terminate_with_parent)
         deadline = started + timeout
         while True:
             if self.nspawn.poll() is not None:

@@ -104,13 +104,14 @@ def end_sessions(client: ContainerClient, conns) -> None:
 
 @dataclass
 class WatchdogKill:
+    wait_s: float
     stop_to_death_s: Optional[float] = None
     death_to_serving_s: Optional[float] = None
     stop_to_serving_s: Optional[float] = None
 
     def summary(self) -> str:
         def seconds(value: Optional[float]) -> str:
-            return "not within the wait" if value is None else f"{value:.2f} s"
+            return f"none within {self.wait_s:.0f} s" if value is None else f"{value:.2f} s"
         return (f"watchdog (WatchdogSec={WATCHDOG_SEC}s, daemon SIGSTOPped): SIGSTOP to death "
                 f"{seconds(self.stop_to_death_s)}, death to a new daemon serving {seconds(self.death_to_serving_s)}, "
                 f"SIGSTOP to serving {seconds(self.stop_to_serving_s)}")
@@ -122,7 +123,7 @@ def watchdog_kill(service: MioService, wait: float, while_stopped: Callable[[], 
     seconds for the watchdog to end it and for systemd to start a new one.
     The caller has put WatchdogSec in place (add_watchdog) and cleans up
     (end_stopped_daemon)."""
-    figures = WatchdogKill()
+    figures = WatchdogKill(wait_s=wait)
     pid = service.kill("SIGSTOP")
     stopped_at = time.monotonic()
     while_stopped()

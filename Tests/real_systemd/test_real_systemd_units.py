@@ -254,6 +254,8 @@ def test_fd_store_holds_exactly_the_persistent_registrations(service, client, ba
         client.attach(conn, session)
         attempt(conn, "end")
     step("end the rest", 0)
+    for conn in ("s1", "s2", "np2"):
+        client.call("close", conn=conn)
 
     table = "\n".join(f"  {what}: expected {expected}, NFileDescriptorStore={observed}" if expected is not None
                       else f"  {what}" for what, expected, observed in steps)
@@ -275,7 +277,7 @@ def test_watchdog_timeout_kills_and_restarts_with_sessions(service, client, base
             f"the watchdog did not end the SIGSTOPped daemon within {WATCHDOG_SEC + 7} s (WatchdogSec={WATCHDOG_SEC}s)"
         assert figures.stop_to_serving_s is not None, "no new daemon after the watchdog kill"
         client.attach("w", "watchdog")
-        assert client.registrations("w") == listed
+        assert client.registrations("w") == listed, "registrations lost at the watchdog kill"
         assert_events(client, "w", [1], "readiness after the watchdog restart")
     finally:
         end_stopped_daemon(service, pid)
