@@ -105,15 +105,18 @@ soak: release
 # `make install` (PREFIX, DESTDIR): binaries, units, sysusers file, docs,
 # and libmio-client (install-c-client).
 # Then: systemd-sysusers; systemctl daemon-reload; systemctl enable --now mio-daemon.socket
-install: release install-files
+install: release install-files install-c-client
 
-install-files: install-c-client
+# The units are rewritten on the fly (sed piped into install): nothing is
+# written into the source tree, which may be read-only (Tests/real_systemd
+# binds it so into its container).
+install-files:
 	install -D -m 0755 $(BIN_DIR)/mio-daemon $(DESTDIR)$(PREFIX)/bin/mio-daemon
-	for unit in mio-daemon.socket mio-daemon.service; do \
-	  sed 's#/usr/local/bin/#$(PREFIX)/bin/#g; s#/usr/local/share/doc/#$(PREFIX)/share/doc/#g' systemd/$$unit > $$unit.tmp && \
-	  install -D -m 0644 $$unit.tmp $(DESTDIR)$(UNIT_DIR)/$$unit && rm -f $$unit.tmp; \
-	  sed 's#/usr/local/bin/#$(PREFIX)/bin/#g' systemd/user/$$unit > $$unit.tmp && \
-	  install -D -m 0644 $$unit.tmp $(DESTDIR)$(USER_UNIT_DIR)/$$unit && rm -f $$unit.tmp; \
+	set -o pipefail; for unit in mio-daemon.socket mio-daemon.service; do \
+	  sed 's#/usr/local/bin/#$(PREFIX)/bin/#g; s#/usr/local/share/doc/#$(PREFIX)/share/doc/#g' systemd/$$unit \
+	    | install -D -m 0644 /dev/stdin $(DESTDIR)$(UNIT_DIR)/$$unit || exit 1; \
+	  sed 's#/usr/local/bin/#$(PREFIX)/bin/#g' systemd/user/$$unit \
+	    | install -D -m 0644 /dev/stdin $(DESTDIR)$(USER_UNIT_DIR)/$$unit || exit 1; \
 	done
 	install -D -m 0644 systemd/mio-daemon.sysusers $(DESTDIR)$(SYSUSERS_DIR)/mio-daemon.conf
 	install -D -m 0644 docs/protocol.md $(DESTDIR)$(DOC_DIR)/protocol.md

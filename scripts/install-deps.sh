@@ -26,6 +26,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Tests/real_systemd boots this machine's systemd in a systemd-nspawn
+# container, as root only. systemd-container must match the installed
+# systemd's exact version, so that installing it upgrades nothing else.
+if [ "$(id -u)" -eq 0 ] && ! command -v systemd-nspawn >/dev/null && have_pkg systemd; then
+  systemd_version=$(dpkg-query -W -f='${Version}' systemd)
+  echo "install-deps: installing systemd-container=$systemd_version"
+  install_nspawn() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "systemd-container=$systemd_version" >/dev/null; }
+  install_nspawn || { apt-get update -qq && install_nspawn; } ||
+    echo "install-deps: systemd-container=$systemd_version is not installable; Tests/real_systemd will be skipped" >&2
+fi
+
 # pytest drives the integration tests; take it from the Python we run.
 if ! python3 -c 'import pytest' 2>/dev/null; then
   echo "install-deps: installing pytest"
