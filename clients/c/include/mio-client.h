@@ -70,13 +70,33 @@
  *     (mio_client_deregister, or mio_client_fetch with deregister), so no
  *     event of a token is returned after the call that removed it.
  *
+ * RING DELIVERY
+ *     After mio_client_enable_ring (or mio_client_hello_ring) the daemon
+ *     puts events into a ring in shared memory instead of sending event
+ *     lines (docs/protocol.md, "Ring delivery"): no formatting, copying or
+ *     parsing per event, and no syscall while events keep coming.
+ *     mio_client_wait reads the ring transparently; everything else works
+ *     as before. The library follows the ring's sleep protocol, so
+ *     mio_client_wait(..., -1) sleeps only once the daemon has been told to
+ *     ring the doorbell; it asks the daemon to refill a ring that
+ *     overflowed, so no readiness is lost however small the ring; and it
+ *     drops the records of a token once deregister (or fetch with
+ *     deregister) has returned, so the promise of EVENTS AND REQUESTS holds.
+ *     When another connection takes the session over (-ECONNABORTED), the
+ *     ring's unread records are dropped with it and the connection is back
+ *     in stream delivery.
+ *
  * FOREIGN EVENT LOOPS
- *     Poll mio_client_fd() for POLLIN in your own loop, then call
+ *     Poll mio_client_fd() for POLLIN in your own loop (in ring delivery:
+ *     mio_client_ring_fd() instead), then call
  *     mio_client_wait(c, events, capacity, 0). Events this library has
- *     already read off the socket do not make the fd readable: after any
- *     request call, or when mio_client_wait filled all of capacity, call
- *     mio_client_wait(..., 0) until it returns fewer than capacity (or ask
- *     mio_client_pending()) before polling the fd again.
+ *     already read off the socket (or not yet taken from the ring) do not
+ *     make the fd readable: after any request call, or when mio_client_wait
+ *     filled all of capacity, call mio_client_wait(..., 0) until it returns
+ *     fewer than capacity (or ask mio_client_pending()) before polling the
+ *     fd again. In ring delivery those two calls also arm the doorbell when
+ *     they find nothing more, which is what makes the fd readable at the
+ *     next event; the next mio_client_wait disarms it.
  *
  * THREAD SAFETY
  *     A mio_client is not thread-safe: use each one from one thread at a time
@@ -162,6 +182,36 @@ int mio_client_default_socket_path(char *buf, size_t size);
 int mio_client_hello(mio_client *c, const char *session, int persist);
 
 /*
+ * mio_client_hello_ring - mio_client_hello with ring delivery
+ *     (docs/protocol.md, "Ring delivery"): events come through a ring of
+ *     entries records in memory shared with the daemon (a power of two from
+ *     64 to 65536; 0: the daemon's default, 4096), replies and notices stay
+ *     on the socket. The reply brings the ring's memfd and its doorbell (an
+ *     eventfd); the library checks the ring's header and size against the
+ *     document and maps it. A smaller ring than the bursts you expect costs
+ *     refill round trips, never events. Same rules as mio_client_hello:
+ *     before the first register or waker. Calling it (or mio_client_hello)
+ *     again replaces the ring: the old one's unread events are kept for
+ *     mio_client_wait. Holds two descriptors more while the ring is on (the
+ *     doorbell and an epoll fd; the memfd is closed once mapped).
+ *     Errors: -EPROTO "bad_request" (entries not allowed) and the other
+ *     refusals of mio_client_hello; -EBADMSG, -ENOTSUP, -EMFILE, -ENOMEM:
+ *     the daemon switched to the ring but it cannot be read (a bad header
+ *     or size, no room for a descriptor): the connection is dead then.
+ */
+int mio_client_hello_ring(mio_client *c, const char *session, int persist, size_t entries);
+
+/*
+ * mio_client_enable_ring - switch this connection to ring delivery and
+ *     keep its session: mio_client_hello_ring with the session of the last
+ *     successful mio_client_hello (anonymous if none, or after a
+ *     takeover), persist unchanged (the daemon keeps a session persistent
+ *     once it is). So either call it alone, or after mio_client_hello; in
+ *     both cases before the first register or waker.
+ */
+int mio_client_enable_ring(mio_client *c, size_t entries);
+
+/*
  * mio_client_register - hand the daemon fd under token.
  *     interest: MIO_INTEREST_* bits (at least one, no others: else -EINVAL).
  *     oneshot nonzero: one event, then silence until mio_client_reregister.
@@ -202,18 +252,37 @@ int mio_client_fetch(mio_client *c, uint64_t token, int deregister, int *fd_out)
  *     are already buffered, and never waits for capacity to fill.
  *     Errors: -EINVAL (events NULL, capacity 0), -EINTR, -ECONNABORTED,
  *     -EPROTO (the daemon sent an error that answers no request, e.g.
- *     "permission_denied" right after connect), and the dead-connection
- *     errors of RETURN VALUES.
+ *     "permission_denied" right after connect), -EBADMSG (ring delivery:
+ *     the daemon's position ran more than a ring ahead; the connection is
+ *     dead), and the dead-connection errors of RETURN VALUES.
+ *     In ring delivery, no allocation and no syscall while records are
+ *     there; with timeout_ms 0 it never blocks.
  */
 int mio_client_wait(mio_client *c, mio_event *events, size_t capacity, int timeout_ms);
 
 /* mio_client_pending - 1 if mio_client_wait(..., 0) has lines or events to
- *     look at without reading the socket, 0 if not, -EINVAL for NULL. */
+ *     look at without reading the socket (in ring delivery: records in the
+ *     ring too), 0 if not, -EINVAL for NULL. In ring delivery a 0 also arms
+ *     the doorbell, as a foreign loop needs before it polls
+ *     (FOREIGN EVENT LOOPS). */
 int mio_client_pending(const mio_client *c);
 
-/* mio_client_fd - the connection's socket, for a foreign loop: poll it for
- *     POLLIN, then mio_client_wait(..., 0). Do not read or write it. */
+/* mio_client_fd - the connection's socket, for a foreign loop in stream
+ *     delivery: poll it for POLLIN, then mio_client_wait(..., 0). Do not
+ *     read or write it. */
 int mio_client_fd(const mio_client *c);
+
+/*
+ * mio_client_ring_fd - the fd a foreign loop polls for POLLIN in ring
+ *     delivery: an epoll fd (close-on-exec) of the library's that watches
+ *     the socket and the ring's doorbell, so it is readable when either
+ *     has something. Made by the first mio_client_enable_ring or
+ *     mio_client_hello_ring and the same until mio_client_close, whatever
+ *     the delivery later is (it always watches the socket). Before any
+ *     ring: the socket, as mio_client_fd. Do not read, epoll_wait on or
+ *     change it; -EINVAL for NULL.
+ */
+int mio_client_ring_fd(const mio_client *c);
 
 /*
  * mio_client_set_timeout - how long each later request waits for its reply

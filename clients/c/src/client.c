@@ -74,6 +74,8 @@ int mio_client_connect(const char *socket_path, mio_client **out) {
     mio_client *c = calloc(1, sizeof *c);
     if (!c) return -ENOMEM;
     c->sock = -1;
+    c->epoll_fd = -1;
+    c->ring.doorbell = -1;
     c->timeout_ms = MIO_CLIENT_DEFAULT_TIMEOUT_MS;
     c->next_id = 1;
     int r = -ENOMEM;
@@ -99,6 +101,8 @@ fail:
 
 void mio_client_close(mio_client *c) {
     if (!c) return;
+    mioc_detach_ring(c, false);
+    if (c->epoll_fd >= 0) close(c->epoll_fd);
     if (c->sock >= 0) close(c->sock);
     if (c->in.buf) mioc_input_free(&c->in);
     mioc_queue_free(&c->queue);
@@ -111,6 +115,11 @@ int mio_client_fd(const mio_client *c) {
     return c ? c->sock : -EINVAL;
 }
 
+int mio_client_ring_fd(const mio_client *c) {
+    if (!c) return -EINVAL;
+    return c->epoll_fd >= 0 ? c->epoll_fd : c->sock;
+}
+
 int mio_client_set_timeout(mio_client *c, int timeout_ms) {
     if (!c || timeout_ms < -1) return -EINVAL;
     c->timeout_ms = timeout_ms;
@@ -119,7 +128,12 @@ int mio_client_set_timeout(mio_client *c, int timeout_ms) {
 
 int mio_client_pending(const mio_client *c) {
     if (!c) return -EINVAL;
-    return !mioc_queue_empty(&c->queue) || mioc_input_has_line(&c->in);
+    if (!mioc_queue_empty(&c->queue) || mioc_input_has_line(&c->in)) return 1;
+    if (!mioc_ring_active(&c->ring)) return 0;
+    // "Nothing pending" is what a foreign loop asks before it polls: the
+    // daemon must then ring the doorbell (the flag lives in the shared
+    // memory, not in *c).
+    return !mioc_ring_arm(&c->ring);
 }
 
 const char *mio_client_error_code(const mio_client *c) {

@@ -6,6 +6,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -110,6 +111,10 @@ struct mioc_parsed_line {
     char code[64];
     const char *message; /* points into message_buf */
     char message_buf[512];
+    /* Ring delivery (docs/protocol.md, "Ring delivery"): the hello reply's
+     * ring_entries, and the ring_head of deregister/fetch/end replies. */
+    bool has_ring_entries, has_ring_head;
+    uint64_t ring_entries, ring_head;
 };
 
 /* The daemon's own event line format, without json-c: true and *token,
@@ -117,6 +122,60 @@ struct mioc_parsed_line {
 bool mioc_fast_event_line(const char *text, size_t len, uint64_t *token, uint32_t *flags);
 /* Any line: the fast path first, json-c for the rest. */
 void mioc_parse_line(struct json_tokener *tok, const char *text, size_t len, struct mioc_parsed_line *out);
+
+/* ---- the shared-memory event ring (ring.c) ---- */
+
+/* A token removed by a reply that carried ring_head: its records at
+ * positions below `before` are stale (docs/protocol.md, "Removed tokens"). */
+struct mioc_stale_token {
+    uint64_t token, before;
+};
+
+/* The consumer's side of one ring: the mapping and the doorbell.
+ * map == NULL: no ring. */
+struct mioc_ring {
+    unsigned char *map;
+    size_t map_len;
+    int doorbell;
+    uint32_t entries;                  /* a power of two */
+    const unsigned char *records;
+    _Atomic uint64_t *head, *tail;     /* the producer's, the consumer's position */
+    _Atomic uint32_t *overflow, *sleeping;
+    uint64_t consumed;                 /* our tail, kept here: the shared copy is only published */
+    bool refill_owed;                  /* a newline to send: the daemon has readiness that did not fit */
+    bool corrupt;                      /* the producer broke the protocol (head more than a ring ahead) */
+    struct mioc_stale_token *stale;
+    size_t stale_count, stale_cap;
+};
+
+/* epoll data in the client's epoll fd. */
+#define MIOC_EPOLL_KEY_SOCKET 0u
+#define MIOC_EPOLL_KEY_DOORBELL 1u
+
+/* Maps and checks the ring the hello reply brought (memfd and doorbell,
+ * both taken over: closed on failure too; the memfd is closed once mapped).
+ * want_entries: the size the reply announced (0: any valid one). */
+int mioc_ring_open(struct mioc_ring *r, int memfd, int doorbell, uint64_t want_entries);
+/* Unmaps and closes; r is then "no ring". */
+void mioc_ring_close(struct mioc_ring *r);
+static inline bool mioc_ring_active(const struct mioc_ring *r) { return r->map != NULL; }
+/* Records from our position up to the producer's into out (up to capacity),
+ * the stale ones skipped; publishes the new tail. Sets refill_owed when the
+ * daemon flagged overflow. No allocation, no syscall. */
+size_t mioc_ring_take(struct mioc_ring *r, mio_event *out, size_t capacity);
+/* Whether records are unread or overflow is flagged. */
+bool mioc_ring_has_work(const struct mioc_ring *r);
+/* The sleeping flag: arm (store 1, full fence, look again: false if there is
+ * work after all, and the flag is cleared) and disarm. */
+bool mioc_ring_arm(const struct mioc_ring *r);
+void mioc_ring_disarm(const struct mioc_ring *r);
+bool mioc_ring_armed(const struct mioc_ring *r);
+/* Reads the doorbell's counter (it is readable: epoll said so). */
+void mioc_ring_clear_doorbell(struct mioc_ring *r);
+/* After a reply removed token at the producer's position ring_head
+ * (has_ring_head false: the reply did not say), its unread records are
+ * dropped. -ENOMEM if the stale list cannot grow. */
+int mioc_ring_token_removed(struct mioc_ring *r, uint64_t token, bool has_ring_head, uint64_t ring_head);
 
 /* ---- the default socket path (socket_path.c) ---- */
 
@@ -137,9 +196,28 @@ struct mio_client {
     bool has_error;
     char error_code[64];
     char error_message[512];
+    /* The session of the last successful hello (empty: anonymous), which
+     * mio_client_enable_ring keeps. */
+    char session[65];
+    struct mioc_ring ring;
+    /* Created by the first ring, kept until close: watches the socket and
+     * the doorbell of the ring in use (mio_client_ring_fd). -1: none yet. */
+    int epoll_fd;
+    /* The last matching reply's ring fields (see mioc_parsed_line). */
+    bool reply_has_ring_head, reply_has_ring_entries;
+    uint64_t reply_ring_head, reply_ring_entries;
 };
 
 void mioc_clear_error(mio_client *c);
+/* Sends the newline that asks the daemon to refill the ring, if one is
+ * owed (without blocking: an EAGAIN leaves it owed). */
+int mioc_send_refill(mio_client *c);
+/* Starts reading the ring a hello reply brought (memfd, doorbell). */
+int mioc_attach_ring(mio_client *c, int memfd, int doorbell, uint64_t want_entries);
+/* Lets go of the ring. keep_records: its unread records go to the event
+ * queue first (a later hello changed the delivery: they are still events);
+ * otherwise they are dropped (session_taken: they are the lost session's). */
+int mioc_detach_ring(mio_client *c, bool keep_records);
 void mioc_set_error(mio_client *c, const char *code, const char *message);
 /* Marks the connection dead with errno err (the first reason sticks);
  * returns -c->dead. */

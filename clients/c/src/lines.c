@@ -100,7 +100,11 @@ static void parse_reply(json_object *obj, json_object *ok, struct mioc_parsed_li
     json_object *v;
     out->has_any_id = json_object_object_get_ex(obj, "id", &v);
     out->has_id = unsigned_field(obj, "id", &out->id);
-    if (out->ok) return;
+    if (out->ok) {
+        out->has_ring_entries = unsigned_field(obj, "ring_entries", &out->ring_entries);
+        out->has_ring_head = unsigned_field(obj, "ring_head", &out->ring_head);
+        return;
+    }
     json_object *error, *code, *message;
     const char *code_text = "internal", *message_text = "the daemon's error reply had no message";
     if (json_object_object_get_ex(obj, "error", &error) && json_object_is_type(error, json_type_object)) {
@@ -117,6 +121,7 @@ static void parse_reply(json_object *obj, json_object *ok, struct mioc_parsed_li
 void mioc_parse_line(struct json_tokener *tok, const char *text, size_t len, struct mioc_parsed_line *out) {
     out->kind = MIOC_LINE_BAD;
     out->has_id = out->has_any_id = false;
+    out->has_ring_entries = out->has_ring_head = false;
     out->ok = false;
     out->code[0] = 0;
     out->message = NULL;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* ---- building the line ---- */
 
@@ -141,8 +142,9 @@ static int send_line(mio_client *c, int fd, int64_t deadline_ms) {
     return 0;
 }
 
-/* Lines until the reply to request id. fd_out: take the fd of that reply. */
-static int await_reply(mio_client *c, uint64_t id, int *fd_out, int64_t deadline_ms) {
+/* Lines until the reply to request id. fds_out: take the nfds fds of that
+ * reply (nfds 0: it brings none). */
+static int await_reply(mio_client *c, uint64_t id, int *fds_out, int nfds, int64_t deadline_ms) {
     struct mioc_parsed_line p;
     struct mioc_line line;
     for (;;) {
@@ -154,6 +156,9 @@ static int await_reply(mio_client *c, uint64_t id, int *fd_out, int64_t deadline
                 if (mioc_queue_push(&c->queue, p.token, p.flags) < 0) result = -ENOMEM;
                 break;
             case MIOC_LINE_SESSION_TAKEN:
+                // The ring served the lost session: its records go with it.
+                mioc_detach_ring(c, false);
+                c->session[0] = 0;
                 if (mioc_queue_push(&c->queue, 0, MIOC_NOTICE_SESSION_TAKEN) < 0) result = -ENOMEM;
                 break;
             case MIOC_LINE_SHUTDOWN:
@@ -170,15 +175,21 @@ static int await_reply(mio_client *c, uint64_t id, int *fd_out, int64_t deadline
                     if (!p.ok) {
                         mioc_set_error(c, p.code, p.message);
                         result = -EPROTO;
-                    } else if (!fd_out) {
+                    } else if (nfds == 0) {
                         result = 0;
-                    } else if (line.fds && line.fds->count > 0) {
-                        *fd_out = line.fds->fds[0];
-                        line.fds->fds[0] = -1;
+                    } else if (line.fds && line.fds->count >= nfds) {
+                        for (int i = 0; i < nfds; i++) {
+                            fds_out[i] = line.fds->fds[i];
+                            line.fds->fds[i] = -1;
+                        }
                         result = 0;
                     } else {
-                        result = -EBADMSG;  // a fetch reply without its fd
+                        result = -EBADMSG;  // a fetch or ring hello reply without its fds
                     }
+                    c->reply_has_ring_head = p.has_ring_head;
+                    c->reply_ring_head = p.ring_head;
+                    c->reply_has_ring_entries = p.has_ring_entries;
+                    c->reply_ring_entries = p.ring_entries;
                 }
                 // else: the late reply of a request that timed out
                 break;
@@ -200,23 +211,34 @@ static int await_reply(mio_client *c, uint64_t id, int *fd_out, int64_t deadline
  * as permission_denied right after connect) is still in the socket. */
 static int reason_for_close(mio_client *c, uint64_t id) {
     while (mioc_input_receive(&c->in, c->sock, MSG_DONTWAIT) > 0) {}
-    return await_reply(c, id, NULL, mioc_now_ms());
+    return await_reply(c, id, NULL, 0, mioc_now_ms());
 }
 
-/* Sends the line built in c->out and waits for its reply. */
-static int exchange(mio_client *c, uint64_t id, int fd, int *fd_out) {
+/* Sends the line built in c->out and waits for its reply (and its nfds
+ * fds, into fds_out). */
+static int exchange(mio_client *c, uint64_t id, int fd, int *fds_out, int nfds) {
     int r = out_append(c, "}\n", 2);
     if (r < 0) return r;
     int64_t deadline_ms = c->timeout_ms < 0 ? -1 : mioc_now_ms() + c->timeout_ms;
     r = send_line(c, fd, deadline_ms);
     if (r == -ECONNRESET) return reason_for_close(c, id);
     if (r < 0) return r;
-    return await_reply(c, id, fd_out, deadline_ms);
+    return await_reply(c, id, fds_out, nfds, deadline_ms);
+}
+
+/* The events of a token just removed, kept or still in the ring, are
+ * dropped (docs/protocol.md, "Ordering" and "Removed tokens"). */
+static int token_removed(mio_client *c, uint64_t token) {
+    mioc_queue_drop_token(&c->queue, token);
+    if (!mioc_ring_active(&c->ring)) return 0;
+    return mioc_ring_token_removed(&c->ring, token, c->reply_has_ring_head, c->reply_ring_head);
 }
 
 /* ---- the API ---- */
 
-int mio_client_hello(mio_client *c, const char *session, int persist) {
+/* hello: stream delivery, or ring delivery with entries records (0: the
+ * daemon's default). */
+static int hello(mio_client *c, const char *session, int persist, bool ring, size_t entries) {
     if (!c) return -EINVAL;
     uint64_t id = 0;
     int r = begin(c, "hello", &id);
@@ -224,8 +246,41 @@ int mio_client_hello(mio_client *c, const char *session, int persist) {
     if (r == 0 && session) r = out_printf(c, ",\"session\":");
     if (r == 0 && session) r = out_string(c, session);
     if (r == 0 && persist) r = out_printf(c, ",\"persist\":true");
+    if (r == 0 && ring) r = out_printf(c, ",\"delivery\":\"ring\"");
+    if (r == 0 && ring && entries) r = out_printf(c, ",\"ring_entries\":%zu", entries);
     if (r == 0) r = out_printf(c, ",\"client\":\"libmio-client\"");
-    return r < 0 ? r : exchange(c, id, -1, NULL);
+    int fds[2] = {-1, -1};
+    if (r == 0) r = exchange(c, id, -1, ring ? fds : NULL, ring ? 2 : 0);
+    if (r < 0) return r;
+    // The daemon has let go of any earlier ring: what we had not read of it
+    // yet are events all the same, kept for mio_client_wait.
+    r = mioc_detach_ring(c, true);
+    snprintf(c->session, sizeof c->session, "%s", session ? session : "");
+    if (!ring) return r;
+    if (r < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return r;
+    }
+    uint64_t announced = c->reply_has_ring_entries ? c->reply_ring_entries : 0;
+    if (entries && announced && announced != entries) r = -EBADMSG;
+    if (r == 0) r = mioc_attach_ring(c, fds[0], fds[1], announced ? announced : entries);
+    else close(fds[0]), close(fds[1]);
+    // Our events now go to a ring we cannot read: the connection is useless.
+    return r < 0 ? mioc_kill(c, -r) : 0;
+}
+
+int mio_client_hello(mio_client *c, const char *session, int persist) {
+    return hello(c, session, persist, false, 0);
+}
+
+int mio_client_hello_ring(mio_client *c, const char *session, int persist, size_t entries) {
+    return hello(c, session, persist, true, entries);
+}
+
+int mio_client_enable_ring(mio_client *c, size_t entries) {
+    if (!c) return -EINVAL;
+    return hello(c, c->session[0] ? c->session : NULL, 0, true, entries);
 }
 
 int mio_client_register(mio_client *c, int fd, uint64_t token, unsigned interest, int oneshot) {
@@ -235,7 +290,7 @@ int mio_client_register(mio_client *c, int fd, uint64_t token, unsigned interest
     int r = begin(c, "register", &id);
     if (r == 0) r = out_token(c, token);
     if (r == 0) r = out_interest(c, interest, oneshot);
-    return r < 0 ? r : exchange(c, id, fd, NULL);
+    return r < 0 ? r : exchange(c, id, fd, NULL, 0);
 }
 
 int mio_client_reregister(mio_client *c, uint64_t token, unsigned interest, int oneshot) {
@@ -244,7 +299,7 @@ int mio_client_reregister(mio_client *c, uint64_t token, unsigned interest, int 
     int r = begin(c, "reregister", &id);
     if (r == 0) r = out_token(c, token);
     if (r == 0) r = out_interest(c, interest, oneshot);
-    return r < 0 ? r : exchange(c, id, -1, NULL);
+    return r < 0 ? r : exchange(c, id, -1, NULL, 0);
 }
 
 int mio_client_deregister(mio_client *c, uint64_t token) {
@@ -252,9 +307,9 @@ int mio_client_deregister(mio_client *c, uint64_t token) {
     uint64_t id = 0;
     int r = begin(c, "deregister", &id);
     if (r == 0) r = out_token(c, token);
-    if (r == 0) r = exchange(c, id, -1, NULL);
+    if (r == 0) r = exchange(c, id, -1, NULL, 0);
     // No event of the token after the reply that removed it (docs/protocol.md, "Ordering").
-    if (r == 0) mioc_queue_drop_token(&c->queue, token);
+    if (r == 0) r = token_removed(c, token);
     return r;
 }
 
@@ -263,7 +318,7 @@ int mio_client_waker(mio_client *c, uint64_t token) {
     uint64_t id = 0;
     int r = begin(c, "waker", &id);
     if (r == 0) r = out_token(c, token);
-    return r < 0 ? r : exchange(c, id, -1, NULL);
+    return r < 0 ? r : exchange(c, id, -1, NULL, 0);
 }
 
 int mio_client_wake(mio_client *c, uint64_t token) {
@@ -271,7 +326,7 @@ int mio_client_wake(mio_client *c, uint64_t token) {
     uint64_t id = 0;
     int r = begin(c, "wake", &id);
     if (r == 0) r = out_token(c, token);
-    return r < 0 ? r : exchange(c, id, -1, NULL);
+    return r < 0 ? r : exchange(c, id, -1, NULL, 0);
 }
 
 int mio_client_fetch(mio_client *c, uint64_t token, int deregister, int *fd_out) {
@@ -281,7 +336,10 @@ int mio_client_fetch(mio_client *c, uint64_t token, int deregister, int *fd_out)
     int r = begin(c, "fetch", &id);
     if (r == 0) r = out_token(c, token);
     if (r == 0 && deregister) r = out_printf(c, ",\"deregister\":true");
-    if (r == 0) r = exchange(c, id, -1, fd_out);
-    if (r == 0 && deregister) mioc_queue_drop_token(&c->queue, token);
+    if (r == 0) r = exchange(c, id, -1, fd_out, 1);
+    if (r == 0 && deregister && (r = token_removed(c, token)) < 0) {
+        close(*fd_out);  // out of memory: an error, so nothing of it is the caller's
+        *fd_out = -1;
+    }
     return r;
 }
