@@ -25,6 +25,7 @@ extension Server {
     func flush(_ connection: Connection) {
         guard !connection.isClosed else { return }
         let wasFull = connection.isOutputFull
+        defer { account(connection) }
         switch connection.sendQueued() {
         case .drained:
             // Events held back while the socket was full can go now.
@@ -76,6 +77,7 @@ extension Server {
     func close(_ connection: Connection, reason: String) {
         guard !connection.isClosed else { return }
         connection.markClosed()
+        account(connection)
         queue.unpark(connection)
         watches.unwatch(connection.internalToken, fd: nil)
         connections[connection.number] = nil

@@ -53,11 +53,15 @@ final class Connection {
     /// Its place in the delivery queue's lists (read by `DeliveryQueue` only).
     var queueMark = DeliveryQueue.ConnectionMark()
 
-    var framer: LineFramer
+    private(set) var framer: LineFramer
     /// Complete lines not yet processed; their fds are owned here.
-    var lines: [FramedLine] = []
+    private var lines: [FramedLine] = []
     private var lineIndex = 0
+    /// The fds of `lines[lineIndex...]`.
+    private var queuedLineFds = 0
     private var outbound = Outbound()
+    /// Its unclaimed fds as the daemon-wide count has them (``Server/account(_:)``).
+    var countedInFlight = 0
 
     init(fd: Int32, peer: PeerCredentials, number: UInt64, session: Session, maxLine: Int) {
         self.fd = fd
@@ -127,13 +131,37 @@ final class Connection {
         outbound.discard()
     }
 
+    /// Fds it holds that no request has claimed yet: on lines not yet ended
+    /// or not yet processed, and waiting to go out with `fetch` replies.
+    var unclaimedFdCount: Int { framer.heldFdCount + queuedLineFds + outbound.fdCount }
+
     // MARK: - Input
 
     var hasQueuedLines: Bool { lineIndex < lines.count }
 
+    /// One `recvmsg`'s bytes and fds, cut into lines (the fds go to the
+    /// line the attachment rule names).
+    func receive(_ bytes: UnsafeRawBufferPointer, fds: [Int32]) {
+        let before = lines.count
+        framer.push(bytes, fds: fds, into: &lines)
+        for index in before..<lines.count { queuedLineFds += lines[index].fds.count }
+    }
+
+    /// The end of input: an unfinished line is dropped, its fds closed.
+    func endInput() {
+        framer.finish()
+    }
+
+    /// Closes the fds held for the unfinished line (the daemon's fd budget
+    /// is spent); the line is refused when it ends.
+    func refuseUnfinishedLineFds() {
+        framer.refuseHeldFds()
+    }
+
     /// Takes the next queued line; its fds pass to the caller.
     func nextLine() -> FramedLine {
         let line = lines[lineIndex]
+        queuedLineFds -= line.fds.count
         lineIndex += 1
         if lineIndex == lines.count {
             lines.removeAll(keepingCapacity: true)

@@ -27,6 +27,8 @@ struct Outbound {
     private var fdLines: [(start: Int, end: Int, fd: Int32)] = []
 
     var pendingByteCount: Int { writer.bytes.count - sent }
+    /// Fds waiting to go out with their replies.
+    var fdCount: Int { fdLines.count }
     var isEmpty: Bool { pendingByteCount == 0 }
     /// Past a cap of bytes or of fds: the connection's requests wait.
     var isFull: Bool { pendingByteCount >= Self.byteCap || fdLines.count >= Self.fdCap }
