@@ -163,9 +163,10 @@ extension Server {
         case .poll(let timeout, let maxEvents):
             return pollRequest(request.id, timeoutMilliseconds: timeout, maxEvents: maxEvents, on: connection)
         case .fetch(let token, let deregister): return fetch(token, deregister: deregister, on: connection)
-        case .list: return list(on: connection)
+        case .list(let name, let uid): return list(session: name, uid: uid, on: connection)
+        case .sessions: return sessionsReply(for: connection)
         case .stats: return .reply(.stats(stats))
-        case .end: return end(on: connection)
+        case .end(let name, let uid): return end(session: name, uid: uid, on: connection)
         case .ping: return .reply(.empty)
         }
     }

@@ -7,6 +7,7 @@ public enum ReplyBody: Equatable, Sendable {
     case hello(HelloReply)
     case events([ReadinessEvent])
     case registrations([RegistrationInfo])
+    case sessions([SessionInfo])
     case stats(StatsReply)
 }
 
@@ -51,6 +52,23 @@ extension JSONWriter {
                 comma(); key("interest"); stringArray(registration.interest.names)
                 comma(); key("mode"); string(registration.mode.description)
                 comma(); key("kind"); string(registration.kind)
+                raw("}")
+            }
+            raw("]")
+        case .sessions(let sessions):
+            comma(); key("sessions"); raw("[")
+            for (index, session) in sessions.enumerated() {
+                if index > 0 { comma() }
+                raw("{"); key("name"); string(session.name)
+                comma(); key("uid"); unsigned(UInt64(session.uid))
+                comma(); key("persistent"); bool(session.persistent)
+                comma(); key("attached"); bool(session.attached)
+                comma(); key("registrations"); unsigned(UInt64(session.registrations))
+                comma(); key("pending"); unsigned(UInt64(session.pending))
+                comma(); key("lease_s")
+                if let lease = session.leaseSeconds { unsigned(UInt64(lease)) } else { raw("null") }
+                comma(); key("expires_in_s")
+                if let left = session.expiresInSeconds { double((left * 1000).rounded() / 1000) } else { raw("null") }
                 raw("}")
             }
             raw("]")

@@ -97,6 +97,9 @@ extension ReplyBody {
         case .list:
             guard let items = reply["registrations"]?.array else { return nil }
             self = .registrations(items.compactMap(RegistrationInfo.init(decoding:)))
+        case .sessions:
+            guard let items = reply["sessions"]?.array else { return nil }
+            self = .sessions(items.compactMap(SessionInfo.init(decoding:)))
         case .stats:
             guard let stats = reply["stats"].flatMap(StatsReply.init(decoding:)) else { return nil }
             self = .stats(stats)
@@ -126,6 +129,17 @@ extension RegistrationInfo {
               let interest = Interest(wireNames: names),
               let mode = item["mode"]?.string.flatMap({ Mode(wireName: $0) }) else { return nil }
         self.init(token: Token(token), interest: interest, mode: mode, kind: kind)
+    }
+}
+
+extension SessionInfo {
+    init?(decoding item: JSONValue) {
+        guard let name = item["name"]?.string, let uid = item["uid"]?.uint64, uid <= UInt64(UInt32.max),
+              let persistent = item["persistent"]?.bool, let attached = item["attached"]?.bool,
+              let registrations = item["registrations"]?.uint64, let pending = item["pending"]?.uint64 else { return nil }
+        self.init(name: name, uid: UInt32(uid), persistent: persistent, attached: attached,
+                  registrations: Int(clamping: registrations), pending: Int(clamping: pending),
+                  leaseSeconds: item["lease_s"]?.uint64.map { Int(clamping: $0) }, expiresInSeconds: item["expires_in_s"]?.double)
     }
 }
 

@@ -46,9 +46,15 @@ public struct Request: Equatable, Sendable {
         /// `timeoutMilliseconds` nil: wait until an event comes.
         case poll(timeoutMilliseconds: UInt64?, maxEvents: Int)
         case fetch(token: Token, deregister: Bool)
-        case list
+        /// nil `session`: the caller's own. With one: that named session of
+        /// the caller's uid, or of `uid` (root only), read without attaching.
+        case list(session: String?, uid: UInt32?)
+        /// The named sessions of the caller's uid (root: of every uid).
+        case sessions
         case stats
-        case end
+        /// nil `session`: the caller's own; with one, that named session,
+        /// which must not be attached.
+        case end(session: String?, uid: UInt32?)
         case ping
 
         public var op: Op {
@@ -62,6 +68,7 @@ public struct Request: Equatable, Sendable {
             case .poll: return .poll
             case .fetch: return .fetch
             case .list: return .list
+            case .sessions: return .sessions
             case .stats: return .stats
             case .end: return .end
             case .ping: return .ping

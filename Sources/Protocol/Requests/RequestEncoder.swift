@@ -32,7 +32,10 @@ extension JSONWriter {
         case .fetch(let token, let deregister):
             tokenField(token)
             if deregister { comma(); key("deregister"); bool(true) }
-        case .list, .stats, .end, .ping:
+        case .list(let session, let uid), .end(let session, let uid):
+            if let session { comma(); key("session"); string(session) }
+            if let uid { comma(); key("uid"); unsigned(UInt64(uid)) }
+        case .sessions, .stats, .ping:
             break
         }
         raw("}\n")
