@@ -109,6 +109,9 @@ extension Server {
             return
         }
         connection.receive(UnsafeRawBufferPointer(rebasing: receiveBuffer.bytes[0..<received.bytes]), fds: fds)
+        // A ring's consumer writes to the socket (a newline will do) once it
+        // has made room: readiness that did not fit goes in now.
+        if connection.ring != nil, connection.session.hasPending { queue.markDirty(connection.session) }
         account(connection)
         if fdsInFlight > configuration.openFiles.fdsInFlight, connection.framer.heldFdCount > 0 {
             // Over the budget, fds may not wait on a line that has not ended

@@ -9,8 +9,8 @@ extension Server {
         switch consume outcome {
         case .reply(let body):
             connection.queueReply(id, body)
-        case .replyWithFd(let body, let fd):
-            connection.queueReply(id, body, passing: fd)
+        case .replyWithFds(let body, let fds):
+            connection.queueReply(id, body, passing: fds)
         case .failure(let error):
             // One log line per error (docs/protocol.md, "Running the daemon"),
             // here where every one passes.
@@ -66,6 +66,10 @@ extension Server {
                 flush(connection)
             case .poll:
                 if connection.parkedPoll != nil { answerParkedPoll(connection) }
+            case .ring:
+                // After the replies before it, as a stream's event lines.
+                guard !connection.hasUnsentOutput, let ring = connection.ring else { return }
+                counters.delivered += UInt64(ring.deliver(from: session))
             }
         }
     }

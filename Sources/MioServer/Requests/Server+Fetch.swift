@@ -15,7 +15,7 @@ extension Server {
             let handed = registration.takeClientFd()
             release(registration)
             guard let handed else { return .failure(ProtocolError(.internal, "token \(token.rawValue) held no fd")) }
-            return .replyWithFd(.token(token), handed)
+            return .replyWithFds(removalReply(token, on: connection), OutgoingFds(handed))
         }
         // A copy is a new fd of the daemon's until the client reads its reply.
         account(connection)
@@ -25,7 +25,7 @@ extension Server {
         }
         do {
             let copy = ClientFd(adopting: try Sys.duplicate(registration.fd), closesAtOnce: true)
-            return .replyWithFd(.token(token), copy)
+            return .replyWithFds(.token(token), OutgoingFds(copy))
         } catch {
             return .failure(ProtocolError(error.kind == .tooManyOpenFiles ? .limitExceeded : .internal, "cannot duplicate the fd: \(error)"))
         }

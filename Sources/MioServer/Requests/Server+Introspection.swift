@@ -41,8 +41,9 @@ extension Server {
             let session = connection.session
             session.persistent = false
             destroy(session)
+            let reply = removalReply(nil, on: connection)
             giveAnonymousSession(to: connection)
-            return .reply(.empty)
+            return .reply(reply)
         }
         let session: Session
         switch namedSession(name, uid: uid, for: connection) {

@@ -50,6 +50,8 @@ final class Connection {
     /// A `register` or `waker` ran on this connection: `hello` may no longer
     /// change its session.
     var hasRegistered = false
+    /// The event ring, with ring delivery (made by `hello`, gone with the connection).
+    var ring: EventRing?
     /// Its place in the delivery queue's lists (read by `DeliveryQueue` only).
     var queueMark = DeliveryQueue.ConnectionMark()
 
@@ -129,6 +131,7 @@ final class Connection {
         ClientFdCloser.shared.close(fds)
         framer.finish()
         outbound.discard()
+        ring = nil
     }
 
     /// Fds it holds that no request has claimed yet: on lines not yet ended
@@ -176,9 +179,9 @@ final class Connection {
         outbound.writer.reply(id: id, body)
     }
 
-    /// A reply line that goes out alone with `fd`, in one `sendmsg()`.
-    func queueReply(_ id: RequestID?, _ body: ReplyBody, passing fd: consuming ClientFd) {
-        outbound.appendReply(passing: fd) { $0.reply(id: id, body) }
+    /// A reply line that goes out alone with `fds`, in one `sendmsg()`.
+    func queueReply(_ id: RequestID?, _ body: ReplyBody, passing fds: consuming OutgoingFds) {
+        outbound.appendReply(passing: fds) { $0.reply(id: id, body) }
     }
 
     func queueFailure(_ id: RequestID?, _ error: ProtocolError) {

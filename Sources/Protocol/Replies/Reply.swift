@@ -8,6 +8,10 @@ public enum ReplyBody: Equatable, Sendable {
     case events([ReadinessEvent])
     case registrations([RegistrationInfo])
     case sessions([SessionInfo])
+    /// In ring delivery, the reply to a removal (`deregister`, `fetch` with
+    /// `deregister`: with the token; `end`: without), with the producer's
+    /// position when it happened: older records of those tokens are stale.
+    case removal(token: Token?, ringHead: UInt64)
     case stats(StatsReply)
 }
 
@@ -37,6 +41,10 @@ extension JSONWriter {
             key("max_connections_per_uid"); unsigned(UInt64(hello.limits.maxConnectionsPerUID)); comma()
             key("max_sessions_per_uid"); unsigned(UInt64(hello.limits.maxSessionsPerUID))
             raw("}")
+            if let entries = hello.ringEntries {
+                comma(); key("delivery"); string(Delivery.ring.rawValue)
+                comma(); key("ring_entries"); unsigned(UInt64(entries))
+            }
         case .events(let events):
             comma(); key("events"); raw("[")
             for (index, event) in events.enumerated() {
@@ -55,6 +63,9 @@ extension JSONWriter {
                 raw("}")
             }
             raw("]")
+        case .removal(let token, let ringHead):
+            if let token { comma(); key("token"); unsigned(token.rawValue) }
+            comma(); key("ring_head"); unsigned(ringHead)
         case .sessions(let sessions):
             comma(); key("sessions"); raw("[")
             for (index, session) in sessions.enumerated() {

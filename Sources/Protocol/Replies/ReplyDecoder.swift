@@ -84,6 +84,10 @@ extension ReplyBody {
     /// The typed fields of a successful reply to `op`; nil when a field the
     /// op's reply must have is missing or of the wrong type.
     public init?(decoding reply: JSONValue, for op: Op) {
+        if let ringHead = reply["ring_head"]?.uint64 {
+            self = .removal(token: reply["token"]?.uint64.map { Token($0) }, ringHead: ringHead)
+            return
+        }
         switch op {
         case .register, .reregister, .deregister, .waker, .fetch:
             guard let token = reply["token"]?.uint64 else { return nil }
@@ -118,7 +122,8 @@ extension HelloReply {
               let connections = int("max_connections_per_uid"), let sessions = int("max_sessions_per_uid") else { return nil }
         self.init(server: server, version: version, session: reply["session"]?.string,
                   limits: Limits(maxLine: maxLine, maxRegistrationsPerUID: registrations,
-                                 maxConnectionsPerUID: connections, maxSessionsPerUID: sessions))
+                                 maxConnectionsPerUID: connections, maxSessionsPerUID: sessions),
+                  ringEntries: reply["ring_entries"]?.uint64.map { Int(clamping: $0) })
     }
 }
 

@@ -20,12 +20,15 @@ public struct HelloReply: Equatable, Sendable {
     public var version: String
     public var session: String?
     public var limits: Limits
+    /// Set for ring delivery only (the reply then carries the ring's fds).
+    public var ringEntries: Int?
 
-    public init(server: String, version: String, session: String?, limits: Limits) {
+    public init(server: String, version: String, session: String?, limits: Limits, ringEntries: Int? = nil) {
         self.server = server
         self.version = version
         self.session = session
         self.limits = limits
+        self.ringEntries = ringEntries
     }
 }
 

@@ -13,6 +13,8 @@ public enum Delivery: String, Equatable, Sendable {
     case stream
     /// Events wait for a `poll` request.
     case poll
+    /// Events go into a shared-memory ring (docs/protocol.md, "Ring delivery").
+    case ring
 }
 
 public struct HelloRequest: Equatable, Sendable {
@@ -21,10 +23,13 @@ public struct HelloRequest: Equatable, Sendable {
     public var persist: Bool = false
     public var takeover: Bool = false
     public var delivery: Delivery?
+    /// With ring delivery: the ring's size (a power of two, 64…65536).
+    public var ringEntries: Int?
     public var client: String?
 
     public init(protocolVersion: UInt64? = nil, session: String? = nil, persist: Bool = false, takeover: Bool = false,
-                delivery: Delivery? = nil, client: String? = nil) {
+                delivery: Delivery? = nil, ringEntries: Int? = nil, client: String? = nil) {
+        self.ringEntries = ringEntries
         self.protocolVersion = protocolVersion
         self.session = session
         self.persist = persist

@@ -101,9 +101,16 @@ struct Fields {
         hello.takeover = try optionalBool("takeover") ?? false
         if let delivery = try optionalString("delivery") {
             guard let parsed = Delivery(rawValue: delivery) else {
-                throw ProtocolError(.badRequest, "\"delivery\" is \"stream\" or \"poll\"")
+                throw ProtocolError(.badRequest, "\"delivery\" is \"stream\", \"poll\" or \"ring\"")
             }
             hello.delivery = parsed
+        }
+        if let entries = try optionalUnsigned("ring_entries") {
+            guard hello.delivery == .ring else { throw ProtocolError(.badRequest, "\"ring_entries\" needs \"delivery\":\"ring\"") }
+            guard entries >= 64, entries <= 65536, entries & (entries - 1) == 0 else {
+                throw ProtocolError(.badRequest, "\"ring_entries\" is a power of two from 64 to 65536")
+            }
+            hello.ringEntries = Int(entries)
         }
         hello.client = try optionalString("client")
         return hello
