@@ -18,6 +18,11 @@ done
 if ! command -v cargo >/dev/null && [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ]; then
   have_pkg cargo || missing+=(cargo)
 fi
+# Tests/python_client/test_pip_install.py makes a venv; Debian's own Python
+# needs python3-venv for that (other Pythons bring ensurepip along).
+if [ "$(python3 -c 'import sys; print(sys.prefix)' 2>/dev/null)" = /usr ] && ! have_pkg python3-venv; then
+  missing+=(python3-venv)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
@@ -43,6 +48,16 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
   python3 -m pip install -q pytest 2>/dev/null || {
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pytest >/dev/null
+  }
+fi
+
+# The same test builds clients/python offline (no build isolation): it needs
+# setuptools, and wheel while setuptools is older than 70.1.
+if ! python3 -c 'import setuptools, wheel' 2>/dev/null; then
+  echo "install-deps: installing setuptools and wheel"
+  python3 -m pip install -q setuptools wheel 2>/dev/null || {
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-setuptools python3-wheel >/dev/null
   }
 fi
 

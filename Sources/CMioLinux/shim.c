@@ -182,3 +182,11 @@ int cmio_unix_sockname(int sockfd, int peer, void *out, size_t outlen, int *fami
     memcpy(out, &ss, len);
     return (int)len;
 }
+
+int cmio_memfd_sealable(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+}
+
+int cmio_seal_size(int fd) {
+    return fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+}

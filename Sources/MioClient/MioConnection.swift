@@ -110,9 +110,20 @@ public final class MioConnection {
         return fds[0]
     }
 
-    public func list() throws(MioClientError) -> [RegistrationInfo] {
-        guard case .registrations(let registrations) = try request(.list) else { throw .protocolViolation("list reply without registrations") }
+    /// The registrations of this connection's session, or of the named
+    /// session `session` of this uid (root: of `uid`), read without
+    /// attaching to it or taking its pending events.
+    public func list(session: String? = nil, uid: UInt32? = nil) throws(MioClientError) -> [RegistrationInfo] {
+        guard case .registrations(let registrations) = try request(.list(session: session, uid: uid)) else {
+            throw .protocolViolation("list reply without registrations")
+        }
         return registrations
+    }
+
+    /// The named sessions of this uid (root: of every uid).
+    public func sessions() throws(MioClientError) -> [SessionInfo] {
+        guard case .sessions(let sessions) = try request(.sessions) else { throw .protocolViolation("sessions reply without sessions") }
+        return sessions
     }
 
     public func stats() throws(MioClientError) -> StatsReply {
@@ -120,9 +131,10 @@ public final class MioConnection {
         return stats
     }
 
-    /// Ends the session: every registration removed, every fd closed.
-    public func end() throws(MioClientError) {
-        _ = try request(.end)
+    /// Ends this connection's session, or the named session `session` (not
+    /// attached to any connection): every registration removed, every fd closed.
+    public func end(session: String? = nil, uid: UInt32? = nil) throws(MioClientError) {
+        _ = try request(.end(session: session, uid: uid))
     }
 
     public func ping() throws(MioClientError) {

@@ -87,7 +87,8 @@ struct MioDaemon: ParsableCommand {
             }
             configuration.allowedGIDs.insert(gid)
         }
-        configuration.maxRegistrationsTotal = ServerConfiguration.registrationsAllowed(byOpenFileLimit: raiseOpenFileLimit(logger))
+        configuration.openFiles = OpenFileBudget(openFileLimit: raiseOpenFileLimit(logger))
+        logger.info("\(configuration.openFiles.summary)")
         configuration.watchdogInterval = notifier?.watchdogInterval
         logPersistence(notifier: notifier, configuration: configuration, logger: logger)
 

@@ -16,12 +16,22 @@ struct QuotaLedgerTests {
         #expect(count[5] == 0 && count.total == 1)
     }
 
+    @Test("the open-file limit is shared out; a limit of 64 still leaves registrations")
+    func budget() {
+        for limit in [64, 128, 1024, 20000, 65536] {
+            let b = OpenFileBudget(openFileLimit: limit)
+            #expect(b.ownFds + b.reserve + b.fdsInFlight + b.connections + b.registrations <= limit)
+            #expect(b.registrations >= 4, "\(limit)")
+        }
+        #expect(OpenFileBudget(openFileLimit: 64).registrations == 16)
+    }
+
     @Test("limits refuse at the cap, naming it; every change marks the status")
     func limits() {
         var configuration = ServerConfiguration()
         configuration.maxConnectionsPerUID = 1
         configuration.maxRegistrationsPerUID = 2
-        configuration.maxRegistrationsTotal = 3
+        configuration.openFiles = OpenFileBudget(openFileLimit: 1024)
         let ledger = QuotaLedger(limits: configuration)
         ledger.statusChanged = false
         #expect(ledger.refusalOfConnection(uid: 1) == nil)
@@ -32,7 +42,9 @@ struct QuotaLedgerTests {
         ledger.add(.registration(ownFd: true), uid: 1)
         #expect(ledger.refusalOfRegistration(uid: 1)?.message.contains("2 registrations") == true)
         ledger.add(.registration(ownFd: false), uid: 2)
-        #expect(ledger.refusalOfRegistration(uid: 3)?.message.contains("3 registrations") == true)
+        #expect(ledger.refusalOfRegistration(uid: 3) == nil)
         #expect(ledger.registrationCount == 3 && ledger.clientFdCount == 2)
+        for _ in 3..<configuration.openFiles.registrations { ledger.add(.registration(ownFd: false), uid: 4) }
+        #expect(ledger.refusalOfRegistration(uid: 3)?.message.contains("open-file limit of 1024") == true)
     }
 }

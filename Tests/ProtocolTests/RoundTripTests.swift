@@ -18,9 +18,12 @@ struct RoundTripTests {
         Request(id: .unsigned(7), .poll(timeoutMilliseconds: 0, maxEvents: 65536)),
         Request(id: .unsigned(8), .fetch(token: 1, deregister: true)),
         Request(id: .unsigned(9), .fetch(token: 1, deregister: false)),
-        Request(id: .unsigned(10), .list),
+        Request(id: .unsigned(10), .list(session: nil, uid: nil)),
+        Request(id: .unsigned(14), .list(session: "other", uid: 1000)),
+        Request(id: .unsigned(15), .sessions),
         Request(id: .unsigned(11), .stats),
-        Request(id: .unsigned(12), .end),
+        Request(id: .unsigned(12), .end(session: nil, uid: nil)),
+        Request(id: .unsigned(16), .end(session: "s", uid: nil)),
         Request(id: .unsigned(13), .ping),
     ]
 
@@ -48,6 +51,9 @@ struct RoundTripTests {
                                    limits: Limits(maxLine: 1, maxRegistrationsPerUID: 2, maxConnectionsPerUID: 3, maxSessionsPerUID: 4)))),
         (.poll, .events([ReadinessEvent(token: 1, readiness: [.readable, .writeClosed]), ReadinessEvent(token: 2, readiness: [])])),
         (.list, .registrations([RegistrationInfo(token: 3, interest: .readable | .writable, mode: .oneshot, kind: "pipe")])),
+        (.sessions, .sessions([SessionInfo(name: "a", uid: 0, persistent: true, attached: false, registrations: 3, pending: 1),
+                               SessionInfo(name: "b", uid: 7, persistent: false, attached: true, registrations: 0, pending: 0,
+                                           leaseSeconds: 30, expiresInSeconds: 1.5)])),
         (.stats, .stats(StatsReply(uptimeSeconds: 1.5, connections: 1, sessions: 2, registrations: 3, fdsHeld: 4,
                                    eventsDelivered: 5, eventsCoalesced: 6))),
     ]

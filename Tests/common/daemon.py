@@ -4,6 +4,7 @@ through /proc, stopped with SIGTERM. Every suite and the soak use this."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -12,11 +13,11 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mio_testkit import ProcessWatch, listening_socket_fd_in
 from raw_connection import RawConnection
-from timing import FD_SETTLE_S, PING_S, TIME_SCALE, WAIT_S
+from timing import FD_SETTLE_S, PING_S, TIME_SCALE, WAIT_S, wait_until
 
 #: Exit status recorded for a daemon that ignored SIGTERM and was killed.
 KILLED = -999
@@ -194,6 +195,18 @@ class Daemon(ProcessWatch):
         else:
             self.returncode = self.proc.returncode
         return self.returncode
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """SIGSTOP for the ``with`` block (the kernel still accepts
+        connections and buffers requests, nothing is answered), SIGCONT
+        after it."""
+        self.send_signal(signal.SIGSTOP)
+        try:
+            wait_until(lambda: self.state() == "T", what="the daemon to stop (SIGSTOP)")
+            yield
+        finally:
+            self.send_signal(signal.SIGCONT)
 
     def stderr_tail(self, limit: int = 30000) -> str:
         try:

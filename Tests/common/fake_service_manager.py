@@ -5,7 +5,6 @@ FDSTORE=1. Starting the daemon with fds as systemd does is the Daemon's
 
 from __future__ import annotations
 
-import array
 import os
 import socket
 import threading

@@ -60,6 +60,12 @@ class ProcessWatch:
                     return int(text.split()[1], 8)
         raise AssertionError("no flags in fdinfo")
 
+    def state(self) -> str:
+        """The one-letter process state of /proc/<pid>/stat ("S", "R", "T", …)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            data = f.read()
+        return data[data.rindex(")") + 2]
+
     def rss_kib(self) -> int:
         with open(f"/proc/{self.pid}/status") as f:
             for text in f:

@@ -253,14 +253,18 @@ def test_at_an_fd_limit_of_64(daemon_factory, probes: PipeProbes) -> None:
     d = daemon_factory([], nofile=64)
     c = d.raw()
     cap = c.ok({"op": "hello", "id": "h"})["limits"]["max_registrations_per_uid"]
-    assert cap <= 64 - 64  # N - max(64, N/8): nothing is left for registrations
+    # The open-file budget leaves a few registrations (docs/protocol.md, "Limits").
+    assert 4 <= cap < 64, cap
+    _fill_registrations(c, probes, cap, 0)
+    held = list(probes.read_ends[:cap])
+    probes.read_ends = probes.read_ends[cap:]
     # registrations past the cap: limit_exceeded, fd closed
     for i in range(5):
         fd = probes.make(1)
         c.send_json(_reg(i, token=100 + i), fd)
         probes.drop_ours(fd)
         c.expect_error("limit_exceeded", id=i)
-    c.send_json({"op": "waker", "id": "w", "token": 1})
+    c.send_json({"op": "waker", "id": "w", "token": 1000})
     c.expect_error("limit_exceeded", id="w")
     probes.assert_released()
     # 253 fds in one message: more than the daemon can receive
@@ -272,6 +276,8 @@ def test_at_an_fd_limit_of_64(daemon_factory, probes: PipeProbes) -> None:
     c.ping("c-still-served")
     c.close()
     victim.close()
+    probes.read_ends = held + probes.read_ends
+    probes.assert_released(what="after the registering connection closed")
     d.connections.clear()
     d.assert_healthy()
 
@@ -314,7 +320,7 @@ def test_fds_in_flight_at_an_fd_limit_of_128(daemon_factory, probes: PipeProbes)
     d = daemon_factory([], nofile=128)
     a = d.raw()
     cap = a.ok({"op": "hello", "id": "h"})["limits"]["max_registrations_per_uid"]
-    assert cap == 128 - 64, cap
+    assert 4 <= cap < 128 - 64, cap  # the open-file budget's share (docs/protocol.md, "Limits")
     b = d.raw()
     _fill_registrations(a, probes, cap // 2, 0)
     _fill_registrations(b, probes, cap - cap // 2, 1000)
@@ -331,14 +337,19 @@ def test_fds_in_flight_at_an_fd_limit_of_128(daemon_factory, probes: PipeProbes)
         probes.drop_ours()
     time.sleep(0.5)
     assert d.alive()
-    overflowed = 0
+    # 120 fds on unfinished lines are past the daemon's budget of fds in
+    # flight: the ones past it are closed as they come (or, where the kernel
+    # could not even hand them over, fd_overflow); the daemon keeps fds free.
+    assert d.fd_count() < 128 - 8, d.fd_count()
+    refused = 0
     for p in pushers:
-        p._fill(time.monotonic() + 0.2)
-        if p.eof or p.lines:
-            _expect_overflow_or_close(p)
-            overflowed += 1
-    # 64 registrations + 6 base + 8 connections leave about 50 fds: 120 cannot fit
-    assert overflowed >= 1, "120 fds in flight under 128 - 78 free, yet no fd_overflow"
+        if p.eof:
+            continue
+        p.send(b'"}\n')
+        reply = p.read_reply()
+        assert reply.get("ok") is False and reply["error"]["code"] in ("limit_exceeded", "fd_overflow", "bad_request"), reply
+        refused += reply["error"]["code"] != "bad_request"
+    assert refused >= 1, "120 fds in flight past a budget of a few, yet none refused"
     # 253 at once on a fresh connection
     big = d.raw()
     big.send(line({"op": "ping", "id": 1}), probes.make(SCM_MAX_FD))

@@ -102,8 +102,6 @@ def _registration_cap(c: Any) -> int:
 # Low open-file limits (issue 11, "Low limits work")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: with a hard RLIMIT_NOFILE of 64 the reserve max(64, N/8) leaves 0 registrations "
-                                       "(ServerConfiguration.registrationsAllowed), so every register and waker is refused")
 def test_a_hard_limit_of_64_still_serves_a_few_registrations(daemon_factory, probes) -> None:
     d = daemon_factory([], nofile=64)
     c = _connect(d)
@@ -126,8 +124,6 @@ def test_a_hard_limit_of_64_still_serves_a_few_registrations(daemon_factory, pro
 
 
 @pytest.mark.parametrize("nofile", [64, 128])
-@pytest.mark.xfail(strict=True, reason="issue 11: past the cap the open-file limit sets, limit_exceeded says "
-                                       "'uid 0 has N registrations already', which names the wrong cause (Server+Requests.checkRegistrationLimits)")
 def test_limit_exceeded_names_the_open_file_budget_with_its_numbers(daemon_factory, nofile: int) -> None:
     d = daemon_factory([], nofile=nofile)
     c = _connect(d)
@@ -146,7 +142,6 @@ def test_limit_exceeded_names_the_open_file_budget_with_its_numbers(daemon_facto
     d.assert_healthy()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the start log says nothing about how many registrations the open-file limit leaves room for")
 def test_the_start_log_says_how_many_registrations_the_fd_limit_leaves_room_for(daemon_factory) -> None:
     d = daemon_factory([], nofile=128)
     c = _connect(d)
@@ -347,8 +342,6 @@ def test_a_flood_of_253_fd_messages_gets_one_reply_per_line(daemon) -> None:
 # being read (or their extra fds are refused) well before that.
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: fds on unfinished lines of other connections use up every free fd; "
-                                       "the honest register gets fd_overflow (MSG_CTRUNC)")
 def test_fds_hoarded_on_unfinished_lines_do_not_fail_an_honest_register(daemon_factory, probes) -> None:
     limit = 600
     d = daemon_factory([], nofile=limit)
@@ -378,8 +371,6 @@ def test_fds_hoarded_on_unfinished_lines_do_not_fail_an_honest_register(daemon_f
     d.assert_healthy()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: fetch copies waiting for clients that do not read use up every free fd; "
-                                       "the honest register gets fd_overflow (MSG_CTRUNC)")
 def test_fetched_copies_hoarded_by_non_readers_do_not_fail_an_honest_register(daemon_factory, probes) -> None:
     """Each non-reader fills its socket with ping replies, then asks for 100
     copies of its registered fd: the daemon holds up to 64 per connection

@@ -158,3 +158,31 @@ def test_sessions_are_per_uid(daemon_factory, open_dir):
     assert lines[0]["ok"] is True, lines
     assert lines[1]["ok"] is False, lines
     assert mine.next_event(0.3) is None
+
+
+def test_root_sees_and_ends_the_sessions_of_every_uid(daemon_factory, open_dir):
+    """`sessions` shows root every uid's named sessions, and `list`/`end`
+    with `uid` reach them; another uid sees only its own, and may not name
+    a uid (docs/protocol.md, "Operations")."""
+    path = socket_in(open_dir, precreate=False)
+    d = daemon_factory(["--allow-uid", str(NOBODY)], socket_path=path)
+    root = d.raw()
+    root.ok({"op": "hello", "session": "mine", "persist": True})
+    lines = run_as(NOBODY, NOBODY, [], path, [
+        {"op": "hello", "id": 1, "session": "theirs", "persist": True},
+        {"op": "waker", "id": 2, "token": 4},
+        {"op": "sessions", "id": 3},
+        {"op": "list", "id": 4, "session": "mine", "uid": 0},
+        {"op": "list", "id": 5, "session": "mine"},
+    ])
+    assert [line.get("ok") for line in lines] == [True, True, True, False, False], lines
+    assert [s["name"] for s in lines[2]["sessions"]] == ["theirs"], "a uid sees its own sessions only"
+    assert lines[3]["error"]["code"] == "permission_denied"
+    assert lines[4]["error"]["code"] == "unknown_session", "names are per uid"
+    listed = root.ok({"op": "sessions"})["sessions"]
+    assert [(s["uid"], s["name"], s["registrations"]) for s in listed] == [(0, "mine", 0), (NOBODY, "theirs", 1)]
+    assert root.ok({"op": "list", "session": "theirs", "uid": NOBODY})["registrations"] == [
+        {"token": 4, "interest": ["readable"], "mode": "edge", "kind": "waker"}]
+    assert root.ok({"op": "end", "id": 6, "session": "theirs", "uid": NOBODY}) == {"id": 6, "ok": True}
+    assert [s["name"] for s in root.ok({"op": "sessions"})["sessions"]] == ["mine"]
+    d.close_all_and_check_fds()

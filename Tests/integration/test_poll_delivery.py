@@ -31,7 +31,7 @@ def test_poll_returns_ready_event_objects(daemon, fds):
     c = poll_client(daemon)
     c.register(r, 1)
     os.write(w, b"x")
-    events = c.poll(timeout_ms=5000)
+    events = c.poll(timeout=5)
     assert events == [poll_event(1, readable=True)]
     daemon.close_all_and_check_fds()
 
@@ -53,14 +53,14 @@ def test_poll_delivery_sends_no_event_lines(daemon, fds):
 def test_poll_timeout_zero_returns_at_once(daemon):
     c = poll_client(daemon)
     start = time.monotonic()
-    assert c.poll(timeout_ms=0) == []
+    assert c.poll(timeout=0) == []
     assert time.monotonic() - start < 0.5 * TIME_SCALE
 
 
 def test_poll_timeout_waits(daemon):
     c = poll_client(daemon)
     start = time.monotonic()
-    assert c.poll(timeout_ms=300) == []
+    assert c.poll(timeout=0.3) == []
     elapsed = time.monotonic() - start
     assert 0.25 <= elapsed < 2.0 * TIME_SCALE, elapsed
 
@@ -73,7 +73,7 @@ def test_poll_returns_early_when_ready(daemon, fds):
     timer.start()
     try:
         start = time.monotonic()
-        events = c.poll(timeout_ms=10000)
+        events = c.poll(timeout=10)
         elapsed = time.monotonic() - start
     finally:
         timer.cancel()
@@ -89,7 +89,7 @@ def test_poll_forever_woken_by_waker_from_other_session(daemon):
     timer = threading.Timer(0.2, lambda: other.wake(42, session="poller"))
     timer.start()
     try:
-        events = c.poll(timeout=10)  # no timeout_ms: forever on the daemon's side
+        events = c.poll()  # no timeout: for ever, on both sides
     finally:
         timer.join()
     assert events == [poll_event(42, readable=True)]
@@ -110,15 +110,15 @@ def test_poll_max_events(daemon, fds):
         c.register(r, token)
         os.write(w, b"x")
     time.sleep(0.1)
-    first = c.poll(timeout_ms=2000, max_events=2)
+    first = c.poll(timeout=2, max_events=2)
     assert len(first) == 2
     rest = []
     deadline = time.monotonic() + 5
     while len(rest) < 3 and time.monotonic() < deadline:
-        rest += c.poll(timeout_ms=500, max_events=2)
+        rest += c.poll(timeout=0.5, max_events=2)
     tokens = [e["token"] for e in first + rest]
     assert sorted(tokens) == [0, 1, 2, 3, 4]
-    assert c.poll(timeout_ms=0) == []
+    assert c.poll(timeout=0) == []
     daemon.close_all_and_check_fds()
 
 
@@ -129,7 +129,7 @@ def test_poll_max_events_default_is_large(daemon, fds):
         c.register(r, token)
         os.write(w, b"x")
     time.sleep(0.2)
-    events = c.poll(timeout_ms=1000)
+    events = c.poll(timeout=1)
     assert sorted(e["token"] for e in events) == list(range(40))
     daemon.close_all_and_check_fds()
 
@@ -163,11 +163,11 @@ def test_poll_bad_fields(daemon, fields):
 def test_poll_in_stream_delivery_is_wrong_state(daemon):
     c = daemon.client()
     with pytest.raises(MioError) as info:
-        c.poll(timeout_ms=0)
+        c.poll(timeout=0)
     assert info.value.code == "wrong_state"
     c.hello(delivery="stream")
     with pytest.raises(MioError) as info:
-        c.poll(timeout_ms=0)
+        c.poll(timeout=0)
     assert info.value.code == "wrong_state"
 
 
@@ -190,16 +190,16 @@ def test_poll_coalesces_between_polls(daemon, fds):
     for _ in range(20):
         os.write(w, b"x")
     time.sleep(0.1)
-    events = c.poll(timeout_ms=1000)
+    events = c.poll(timeout=1)
     assert events == [poll_event(1, readable=True)]
-    assert c.poll(timeout_ms=100) == []
+    assert c.poll(timeout=0.1) == []
     daemon.close_all_and_check_fds()
 
 
 def test_poll_other_connections_not_blocked(daemon):
     c = poll_client(daemon)
     result = {}
-    t = threading.Thread(target=lambda: result.setdefault("events", c.poll(timeout_ms=1000)))
+    t = threading.Thread(target=lambda: result.setdefault("events", c.poll(timeout=1)))
     t.start()
     try:
         time.sleep(0.05)
@@ -217,7 +217,7 @@ def test_poll_event_flags_close(daemon, fds):
     c = poll_client(daemon)
     c.register(r, 1)
     fds.close(w)
-    assert c.poll(timeout_ms=2000) == [poll_event(1, read_closed=True, write_closed=True)]
+    assert c.poll(timeout=2) == [poll_event(1, read_closed=True, write_closed=True)]
     daemon.close_all_and_check_fds()
 
 
@@ -229,7 +229,7 @@ def test_poll_persistent_session_pending_on_reattach(daemon, fds):
     os.write(w, b"x")
     time.sleep(0.1)
     b = poll_client(daemon, session="pp")
-    assert b.poll(timeout_ms=1000) == [poll_event(1, readable=True)]
+    assert b.poll(timeout=1) == [poll_event(1, readable=True)]
     b.end()
     daemon.close_all_and_check_fds()
 

@@ -98,3 +98,45 @@ def test_send_line_and_recv_chunk_carry_fds():
         b.close()
         os.close(r)
         os.close(w)
+
+
+# --------------------------------------------------------------------------
+# events from the wire
+
+from mio_client import Event, Notice, ProtocolError  # noqa: E402
+from mio_client.events import event_from_line  # noqa: E402
+
+WIRE = {"event": "ready", "token": 7, "readable": True, "writable": False, "error": False,
+        "read_closed": False, "write_closed": False, "priority": True}
+
+
+def test_event_from_an_event_line_and_from_a_poll_entry():
+    poll_entry = {k: v for k, v in WIRE.items() if k != "event"}
+    assert event_from_line(WIRE) == Event.from_wire(poll_entry) == Event(7, readable=True, priority=True)
+    assert Event.from_wire(poll_entry).to_dict() == WIRE
+    assert Event(7).flags == () and str(Event(7)) == "token 7: no flags"
+    assert Event(2**64 - 1, writable=True).token == 2**64 - 1
+
+
+def test_notices_by_name():
+    assert event_from_line({"event": "shutdown"}) == Notice("shutdown")
+    assert event_from_line({"event": "session_taken"}).is_session_taken
+    # a notice of a later protocol version is still a notice, not an error
+    assert event_from_line({"event": "something_new"}) == Notice("something_new")
+
+
+@pytest.mark.parametrize("change", [
+    {"token": "7"}, {"token": -1}, {"token": 2**64}, {"token": True}, {"token": None},
+    {"readable": 1}, {"priority": None}, {"write_closed": "false"},
+], ids=["token-string", "token-negative", "token-too-big", "token-bool", "token-missing",
+        "flag-int", "flag-missing", "flag-string"])
+def test_a_malformed_event_is_a_protocol_error(change):
+    broken = dict(WIRE, **change)
+    broken = {k: v for k, v in broken.items() if v is not None}
+    with pytest.raises(ProtocolError):
+        event_from_line(broken)
+
+
+def test_an_event_line_without_a_name_is_a_protocol_error():
+    with pytest.raises(ProtocolError):
+        event_from_line({"event": 3})

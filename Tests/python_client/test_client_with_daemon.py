@@ -1,5 +1,6 @@
 """The Python client (clients/python) against the real daemon: the blocking
-Client's pipelining and event queue, and the asyncio AsyncClient."""
+Client's pipelining and event queue, and the asyncio AsyncClient. (Timeouts,
+typed events and callbacks have files of their own.)"""
 
 import asyncio
 import os
@@ -7,8 +8,7 @@ import signal
 
 import pytest
 
-from mio_client import AsyncClient, Client, ConnectionClosed, MioError
-from replies import ready
+from mio_client import AsyncClient, Client, ConnectionClosed, Event, MioError, Notice
 from timing import QUIET_S
 
 
@@ -43,7 +43,7 @@ def test_client_events_queued_between_replies(daemon, fds):
         os.write(w, b"x")
     for _ in range(10):
         c.ping()
-    got = sorted(e["token"] for e in c.events(QUIET_S))
+    got = sorted(e.token for e in c.events(QUIET_S))
     assert got == [0, 1, 2]
     daemon.close_all_and_check_fds()
 
@@ -56,7 +56,7 @@ def test_client_next_event_timeout_returns_none(daemon):
 def test_client_connection_closed_at_shutdown(daemon):
     c = daemon.client()
     daemon.send_signal(signal.SIGTERM)
-    assert c.next_event(5) == {"event": "shutdown"}
+    assert c.next_event(5) == Notice("shutdown")
     with pytest.raises(ConnectionClosed):
         c.next_event(5)
     assert daemon.wait_exit(5) == 0
@@ -83,7 +83,7 @@ def test_async_client_basic(daemon, fds):
             await c.register(r, 5)
             os.write(w, b"x")
             event = await c.next_event(5)
-            assert event == ready(5, readable=True)
+            assert event == Event(5, readable=True)
             assert await c.next_event(0.1) is None
             listed = await c.list()
             assert [e["token"] for e in listed] == [5]
@@ -128,7 +128,7 @@ def test_async_client_async_for_events_and_waker(daemon):
                 await c.wake(1)
                 await asyncio.sleep(0.05)
             await asyncio.wait_for(task, 5)
-            assert all(e == ready(1, readable=True) for e in seen)
+            assert all(e == Event(1, readable=True) for e in seen)
 
     run(main())
 
@@ -140,10 +140,10 @@ def test_async_client_poll_delivery(daemon, fds):
         async with AsyncClient(daemon.socket_path) as c:
             await c.hello(delivery="poll")
             await c.register(r, 2)
-            assert await c.poll(timeout_ms=0) == []
+            assert await c.poll(0) == []
             os.write(w, b"x")
-            events = await c.poll(timeout_ms=2000)
-            assert [e["token"] for e in events] == [2]
+            events = await c.poll(2)
+            assert [e.token for e in events] == [2]
 
     run(main())
     daemon.close_all_and_check_fds()
@@ -156,7 +156,7 @@ def test_async_client_sees_shutdown(daemon):
         await c.ping()
         daemon.send_signal(signal.SIGTERM)
         events = [e async for e in c]
-        assert events == [{"event": "shutdown"}]
+        assert events == [Notice("shutdown")]
         with pytest.raises(ConnectionClosed):
             await c.ping()
         await c.close()

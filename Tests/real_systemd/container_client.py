@@ -53,7 +53,7 @@ class Connection:
         if fd is None:
             self.sock.sendall(data)
         else:
-            # A request with an fd goes in a sendmsg of its own (protocol §2).
+            # A request with an fd goes in a sendmsg of its own (docs/protocol.md, "Sending: one `sendmsg()` per `register`").
             sent = self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))])
             if sent < len(data):
                 self.sock.sendall(data[sent:])

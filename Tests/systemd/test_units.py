@@ -2,7 +2,6 @@
 import os
 import pathlib
 import re
-import shutil
 import subprocess
 
 from binaries import REPO_ROOT as REPO, need_tool as need

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <sys/uio.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -78,5 +79,18 @@ int cmio_connect_unix(int sockfd, const char *path);
 /// getsockname()/getpeername() of an AF_UNIX socket, as raw address bytes.
 /// Returns the address length, or -1 with errno (ENOTSOCK etc.).
 int cmio_unix_sockname(int sockfd, int peer, void *out, size_t outlen, int *family);
+
+/// memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING).
+int cmio_memfd_sealable(const char *name);
+/// fcntl(F_ADD_SEALS) of F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: the size is fixed.
+int cmio_seal_size(int fd);
+
+// Shared memory a client can write (the event ring): loads and stores of
+// naturally aligned fields with C11 ordering, and a full fence.
+static inline uint64_t cmio_load_acquire_u64(const void *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE); }
+static inline uint32_t cmio_load_relaxed_u32(const void *p) { return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED); }
+static inline void cmio_store_release_u64(void *p, uint64_t v) { __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELEASE); }
+static inline void cmio_store_release_u32(void *p, uint32_t v) { __atomic_store_n((uint32_t *)p, v, __ATOMIC_RELEASE); }
+static inline void cmio_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 #endif

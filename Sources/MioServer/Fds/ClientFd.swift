@@ -58,3 +58,26 @@ struct AttachedFds: ~Copyable {
         ClientFdCloser.shared.close(fds)
     }
 }
+
+/// Fds of the daemon's that go to a client beside one reply line, alone in
+/// its `sendmsg()`: a fetched fd, or a ring and its doorbell. Closed if
+/// they never go.
+struct OutgoingFds: ~Copyable {
+    private var fds: [Int32]
+
+    init(_ fd: consuming ClientFd) { fds = [fd.release()] }
+
+    /// Fds the daemon made for the client (closed at once when let go).
+    init(adopting fds: [Int32]) { self.fds = fds }
+
+    /// Gives them up: the caller sends and closes them.
+    consuming func release() -> [Int32] {
+        let all = fds
+        fds = []
+        return all
+    }
+
+    deinit {
+        for fd in fds { Sys.close(fd) }
+    }
+}

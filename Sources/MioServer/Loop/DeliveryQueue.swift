@@ -17,6 +17,7 @@ final class DeliveryQueue {
     struct ConnectionMark {
         fileprivate var isScheduled = false
         fileprivate var isParked = false
+        fileprivate var isWaitingForFdBudget = false
     }
 
     private var scheduled: [Connection] = []
@@ -25,6 +26,8 @@ final class DeliveryQueue {
     private var batch: [Connection] = []
     private var dirtyHead: Session?
     private(set) var parkedPolls: [Connection] = []
+    /// Connections not read while the daemon's budget of fds in flight is spent.
+    private var fdBudgetWaiters: [Connection] = []
 
     var hasScheduled: Bool { !scheduled.isEmpty }
 
@@ -79,5 +82,24 @@ final class DeliveryQueue {
         guard connection.queueMark.isParked else { return }
         connection.queueMark.isParked = false
         parkedPolls.removeAll { $0 === connection }
+    }
+
+    // MARK: - Waiting for the fd budget
+
+    func waitForFdBudget(_ connection: Connection) {
+        guard !connection.queueMark.isWaitingForFdBudget else { return }
+        connection.queueMark.isWaitingForFdBudget = true
+        fdBudgetWaiters.append(connection)
+    }
+
+    /// Hands every waiting connection to `body` (to be scheduled again).
+    func releaseFdBudgetWaiters(_ body: (Connection) -> Void) {
+        guard !fdBudgetWaiters.isEmpty else { return }
+        let waiting = fdBudgetWaiters
+        fdBudgetWaiters = []
+        for connection in waiting {
+            connection.queueMark.isWaitingForFdBudget = false
+            body(connection)
+        }
     }
 }

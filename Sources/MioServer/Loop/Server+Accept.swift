@@ -10,6 +10,14 @@ extension Server {
     func acceptConnections() {
         timers.acceptBlocked = false
         for _ in 0..<256 {
+            if let full = ledger.refusalOfAnyConnection {
+                // New connections wait in the listener's queue until one closes.
+                if !timers.acceptFull { logger.warning("accept: \(full); new connections wait") }
+                timers.acceptFull = true
+                timers.acceptBlocked = true
+                return
+            }
+            timers.acceptFull = false
             let fd: Int32
             do throws(MioError) {
                 guard case .done(let accepted) = try Sys.accept(listener.fd) else { return }

@@ -36,6 +36,7 @@ extension Server {
             guard !connection.isClosed else { return }
             if service(connection) { queue.schedule(connection) }
             if !connection.isClosed { flush(connection) }
+            account(connection)
         }
     }
 
@@ -52,6 +53,13 @@ extension Server {
             }
             guard connection.canProcess, connection.mayRead else { return false }
             if reads == readsPerTurn { return true }
+            account(connection)
+            if fdsInFlight >= configuration.openFiles.fdsInFlight && connection.unclaimedFdCount > 0 {
+                // The daemon-wide budget of unclaimed fds is spent, partly by
+                // this connection: it is read again once others claim theirs.
+                queue.waitForFdBudget(connection)
+                return false
+            }
             reads += 1
             receive(connection)
         }
@@ -90,7 +98,7 @@ extension Server {
         }
         if received.bytes == 0 {
             ClientFdCloser.shared.close(fds)
-            connection.framer.finish()
+            connection.endInput()
             let peerClosed = connection.input == .peerClosed
             connection.setInput(.ended)
             if peerClosed {
@@ -100,14 +108,30 @@ extension Server {
             }
             return
         }
-        connection.framer.push(UnsafeRawBufferPointer(rebasing: receiveBuffer.bytes[0..<received.bytes]), fds: fds,
-                               into: &connection.lines)
+        connection.receive(UnsafeRawBufferPointer(rebasing: receiveBuffer.bytes[0..<received.bytes]), fds: fds)
+        // A ring's consumer writes to the socket (a newline will do) once it
+        // has made room: readiness that did not fit goes in now.
+        if connection.ring != nil, connection.session.hasPending { queue.markDirty(connection.session) }
+        account(connection)
+        if fdsInFlight > configuration.openFiles.fdsInFlight, connection.framer.heldFdCount > 0 {
+            // Over the budget, fds may not wait on a line that has not ended
+            // (a client sends a request and its fd in one sendmsg, so an
+            // honest one never loses any): they are closed, the line refused.
+            logger.warning("connection \(connection.number): \(connection.framer.heldFdCount) fds on an unfinished line refused: \(fdsInFlight) fds in flight")
+            connection.refuseUnfinishedLineFds()
+            account(connection)
+        }
     }
 
     /// Answers one line. Its fds are the handler's to take; whatever it did
     /// not take is closed when the line is done.
     private func process(_ line: FramedLine, on connection: Connection) {
         var fds = AttachedFds(line.fds)
+        if line.fdsRefused {
+            let budget = configuration.openFiles
+            answer(connection, nil, .failure(ProtocolError(.limitExceeded, "this line's \(line.fdCount) fds were closed as they came: the daemon had \(budget.fdsInFlight) fds in flight, the most its open-file limit of \(budget.limit) allows (send each request with its fd in one sendmsg)")))
+            return
+        }
         switch line.content {
         case .tooLong:
             answer(connection, nil, .failure(ProtocolError(.lineTooLong, "line longer than \(configuration.maxLine) bytes; discarded")))
@@ -142,9 +166,10 @@ extension Server {
         case .poll(let timeout, let maxEvents):
             return pollRequest(request.id, timeoutMilliseconds: timeout, maxEvents: maxEvents, on: connection)
         case .fetch(let token, let deregister): return fetch(token, deregister: deregister, on: connection)
-        case .list: return list(on: connection)
+        case .list(let name, let uid): return list(session: name, uid: uid, on: connection)
+        case .sessions: return sessionsReply(for: connection)
         case .stats: return .reply(.stats(stats))
-        case .end: return end(on: connection)
+        case .end(let name, let uid): return end(session: name, uid: uid, on: connection)
         case .ping: return .reply(.empty)
         }
     }

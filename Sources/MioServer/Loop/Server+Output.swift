@@ -9,8 +9,8 @@ extension Server {
         switch consume outcome {
         case .reply(let body):
             connection.queueReply(id, body)
-        case .replyWithFd(let body, let fd):
-            connection.queueReply(id, body, passing: fd)
+        case .replyWithFds(let body, let fds):
+            connection.queueReply(id, body, passing: fds)
         case .failure(let error):
             // One log line per error (docs/protocol.md, "Running the daemon"),
             // here where every one passes.
@@ -25,6 +25,7 @@ extension Server {
     func flush(_ connection: Connection) {
         guard !connection.isClosed else { return }
         let wasFull = connection.isOutputFull
+        defer { account(connection) }
         switch connection.sendQueued() {
         case .drained:
             // Events held back while the socket was full can go now.
@@ -65,6 +66,10 @@ extension Server {
                 flush(connection)
             case .poll:
                 if connection.parkedPoll != nil { answerParkedPoll(connection) }
+            case .ring:
+                // After the replies before it, as a stream's event lines.
+                guard !connection.hasUnsentOutput, let ring = connection.ring else { return }
+                counters.delivered += UInt64(ring.deliver(from: session))
             }
         }
     }
@@ -76,6 +81,7 @@ extension Server {
     func close(_ connection: Connection, reason: String) {
         guard !connection.isClosed else { return }
         connection.markClosed()
+        account(connection)
         queue.unpark(connection)
         watches.unwatch(connection.internalToken, fd: nil)
         connections[connection.number] = nil

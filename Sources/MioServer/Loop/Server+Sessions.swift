@@ -46,6 +46,7 @@ extension Server {
         session.connection = connection
         connection.session = session
         connection.hasRegistered = false
+        connection.ring = nil  // a fresh session starts with stream delivery
     }
 
     /// Another connection takes `session`: the holder is told, and goes on

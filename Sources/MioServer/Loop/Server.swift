@@ -29,6 +29,9 @@ public final class Server {
     private var nextConnectionNumber: UInt64 = 1
     let listener: Listener
     private let signalFd: Int32
+    /// Fds received but not yet claimed by a request, and fds waiting to go
+    /// out with `fetch` replies, across all connections (``account(_:)``).
+    var fdsInFlight = 0
     let decoder = RequestDecoder()
     let receiveBuffer = ReceiveBuffer()
     var counters = EventCounters()
@@ -155,6 +158,19 @@ public final class Server {
         ledger.add(.connection, uid: connection.peer.uid)
     }
 
+    /// Brings the daemon-wide count of fds in flight up to date with what
+    /// `connection` holds; once the count is low again, connections that
+    /// waited for the budget are read again.
+    func account(_ connection: Connection) {
+        let now = connection.isClosed ? 0 : connection.unclaimedFdCount
+        guard now != connection.countedInFlight else { return }
+        fdsInFlight += now - connection.countedInFlight
+        connection.countedInFlight = now
+        if fdsInFlight <= configuration.openFiles.fdsInFlight / 2 {
+            queue.releaseFdBudgetWaiters { queue.schedule($0) }
+        }
+    }
+
     func nextConnectionNumberTaken() -> UInt64 {
         defer { nextConnectionNumber += 1 }
         return nextConnectionNumber
@@ -179,6 +195,8 @@ struct LoopTimers {
     var nextWatchdog: MonotonicInstant?
     /// accept() ran out of fds: retry when some may have been freed.
     var acceptBlocked = false
+    /// Accepting waits: the daemon holds all the connections its fd budget allows.
+    var acceptFull = false
 }
 
 /// The daemon-wide event counts `stats` reports.

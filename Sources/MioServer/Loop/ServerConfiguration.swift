@@ -6,8 +6,9 @@ public struct ServerConfiguration: Sendable {
     public var maxSessionsPerUID = 64
     public var allowedUIDs: Set<UInt32> = []
     public var allowedGIDs: Set<UInt32> = []
-    /// Registrations across all clients: kept below the open-file limit.
-    public var maxRegistrationsTotal = 16384
+    /// How the open-file limit is shared out: registrations, connections
+    /// and fds in flight across all clients.
+    public var openFiles = OpenFileBudget(openFileLimit: 65536)
     /// How long shutdown waits for clients to take their last lines.
     public var shutdownFlushTimeout: Duration = .seconds(1)
     /// `WATCHDOG=1` this often (half of `WATCHDOG_USEC`), or never.
@@ -21,10 +22,6 @@ public struct ServerConfiguration: Sendable {
     /// open-file limit allows, whichever is smaller.
     public var effectiveRegistrationsPerUID: Int { min(maxRegistrationsPerUID, maxRegistrationsTotal) }
 
-    /// The total registrations an open-file limit allows: what is left after
-    /// a reserve for connections, the daemon's own fds and fds in flight.
-    public static func registrationsAllowed(byOpenFileLimit limit: Int) -> Int {
-        let reserve = max(64, limit / 8)
-        return max(0, limit - reserve)
-    }
+    /// Registrations across all clients: what the open-file limit leaves.
+    public var maxRegistrationsTotal: Int { openFiles.registrations }
 }

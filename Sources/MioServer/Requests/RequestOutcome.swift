@@ -7,8 +7,9 @@ enum RequestOutcome: ~Copyable {
     case reply(ReplyBody)
     /// Reply with an error.
     case failure(ProtocolError)
-    /// Reply now, with `fd` alone beside the reply line (`fetch`).
-    case replyWithFd(ReplyBody, ClientFd)
+    /// Reply now, with fds alone beside the reply line (`fetch`; `hello`
+    /// with ring delivery).
+    case replyWithFds(ReplyBody, OutgoingFds)
     /// The handler answers later itself (a `poll` waiting for events).
     case deferred
 }

@@ -15,11 +15,17 @@ extension Server {
             let handed = registration.takeClientFd()
             release(registration)
             guard let handed else { return .failure(ProtocolError(.internal, "token \(token.rawValue) held no fd")) }
-            return .replyWithFd(.token(token), handed)
+            return .replyWithFds(removalReply(token, on: connection), OutgoingFds(handed))
+        }
+        // A copy is a new fd of the daemon's until the client reads its reply.
+        account(connection)
+        if fdsInFlight >= configuration.openFiles.fdsInFlight {
+            let budget = configuration.openFiles
+            return .failure(ProtocolError(.limitExceeded, "the daemon has \(fdsInFlight) fds in flight, the most its open-file limit of \(budget.limit) allows; read the replies to your fetches first"))
         }
         do {
             let copy = ClientFd(adopting: try Sys.duplicate(registration.fd), closesAtOnce: true)
-            return .replyWithFd(.token(token), copy)
+            return .replyWithFds(.token(token), OutgoingFds(copy))
         } catch {
             return .failure(ProtocolError(error.kind == .tooManyOpenFiles ? .limitExceeded : .internal, "cannot duplicate the fd: \(error)"))
         }

@@ -38,13 +38,33 @@ extension Server {
         }
         if hello.persist { makePersistent(session) }  // once persistent, until `end`
         session.deliveryMode = hello.delivery ?? .stream
+        connection.ring = nil
         // Readiness that waited for this session goes out right after the reply.
         if session.hasPending { queue.markDirty(session) }
         if let client = hello.client {
             logger.debug("connection \(connection.number): hello from \"\(client)\", session \(session.name ?? "(anonymous)")")
         }
-        return .reply(.hello(HelloReply(server: configuration.serverName, version: configuration.version,
-                                        session: session.name, limits: limits)))
+        let reply = HelloReply(server: configuration.serverName, version: configuration.version, session: session.name,
+                               limits: limits)
+        guard session.deliveryMode == .ring else { return .reply(.hello(reply)) }
+        return helloWithRing(reply, entries: hello.ringEntries ?? EventRing.defaultEntries, on: connection)
+    }
+
+    /// Ring delivery: a new ring for the connection; its memfd and doorbell
+    /// go beside the reply (docs/protocol.md, "Ring delivery").
+    private func helloWithRing(_ reply: HelloReply, entries: Int, on connection: Connection) -> RequestOutcome {
+        let made: (ring: EventRing, memfd: Int32, doorbell: Int32)
+        do {
+            made = try EventRing.make(entries: entries)
+        } catch {
+            connection.session.deliveryMode = .stream
+            return .failure(ProtocolError(error.kind == .tooManyOpenFiles || error.kind == .outOfMemory ? .limitExceeded : .internal,
+                                          "cannot make the event ring: \(error); the session stays on stream delivery"))
+        }
+        connection.ring = made.ring
+        var withRing = reply
+        withRing.ringEntries = entries
+        return .replyWithFds(.hello(withRing), OutgoingFds(adopting: [made.memfd, made.doorbell]))
     }
 
     var limits: Limits {

@@ -46,7 +46,7 @@ extension Server {
     func deregister(_ token: Token, on connection: Connection) -> RequestOutcome {
         guard let registration = connection.session.remove(token) else { return .failure(unknownToken(token)) }
         release(registration)
-        return .reply(.token(token))
+        return .reply(removalReply(token, on: connection))
     }
 
     /// `waker`: an eventfd of the daemon's under `token`, as `mio::Waker`.
@@ -87,6 +87,13 @@ extension Server {
             return .failure(ProtocolError(.internal, "wake failed: \(error)"))
         }
         return .reply(.empty)
+    }
+
+    /// The reply to a removal of `token` (nil: the whole session): in ring
+    /// delivery it says from where on the ring no longer names it.
+    func removalReply(_ token: Token?, on connection: Connection) -> ReplyBody {
+        if let ring = connection.ring { return .removal(token: token, ringHead: ring.head) }
+        return token.map { .token($0) } ?? .empty
     }
 
     // MARK: - Checks

@@ -50,14 +50,20 @@ final class Connection {
     /// A `register` or `waker` ran on this connection: `hello` may no longer
     /// change its session.
     var hasRegistered = false
+    /// The event ring, with ring delivery (made by `hello`, gone with the connection).
+    var ring: EventRing?
     /// Its place in the delivery queue's lists (read by `DeliveryQueue` only).
     var queueMark = DeliveryQueue.ConnectionMark()
 
-    var framer: LineFramer
+    private(set) var framer: LineFramer
     /// Complete lines not yet processed; their fds are owned here.
-    var lines: [FramedLine] = []
+    private var lines: [FramedLine] = []
     private var lineIndex = 0
+    /// The fds of `lines[lineIndex...]`.
+    private var queuedLineFds = 0
     private var outbound = Outbound()
+    /// Its unclaimed fds as the daemon-wide count has them (``Server/account(_:)``).
+    var countedInFlight = 0
 
     init(fd: Int32, peer: PeerCredentials, number: UInt64, session: Session, maxLine: Int) {
         self.fd = fd
@@ -125,15 +131,40 @@ final class Connection {
         ClientFdCloser.shared.close(fds)
         framer.finish()
         outbound.discard()
+        ring = nil
     }
+
+    /// Fds it holds that no request has claimed yet: on lines not yet ended
+    /// or not yet processed, and waiting to go out with `fetch` replies.
+    var unclaimedFdCount: Int { framer.heldFdCount + queuedLineFds + outbound.fdCount }
 
     // MARK: - Input
 
     var hasQueuedLines: Bool { lineIndex < lines.count }
 
+    /// One `recvmsg`'s bytes and fds, cut into lines (the fds go to the
+    /// line the attachment rule names).
+    func receive(_ bytes: UnsafeRawBufferPointer, fds: [Int32]) {
+        let before = lines.count
+        framer.push(bytes, fds: fds, into: &lines)
+        for index in before..<lines.count { queuedLineFds += lines[index].fds.count }
+    }
+
+    /// The end of input: an unfinished line is dropped, its fds closed.
+    func endInput() {
+        framer.finish()
+    }
+
+    /// Closes the fds held for the unfinished line (the daemon's fd budget
+    /// is spent); the line is refused when it ends.
+    func refuseUnfinishedLineFds() {
+        framer.refuseHeldFds()
+    }
+
     /// Takes the next queued line; its fds pass to the caller.
     func nextLine() -> FramedLine {
         let line = lines[lineIndex]
+        queuedLineFds -= line.fds.count
         lineIndex += 1
         if lineIndex == lines.count {
             lines.removeAll(keepingCapacity: true)
@@ -148,9 +179,9 @@ final class Connection {
         outbound.writer.reply(id: id, body)
     }
 
-    /// A reply line that goes out alone with `fd`, in one `sendmsg()`.
-    func queueReply(_ id: RequestID?, _ body: ReplyBody, passing fd: consuming ClientFd) {
-        outbound.appendReply(passing: fd) { $0.reply(id: id, body) }
+    /// A reply line that goes out alone with `fds`, in one `sendmsg()`.
+    func queueReply(_ id: RequestID?, _ body: ReplyBody, passing fds: consuming OutgoingFds) {
+        outbound.appendReply(passing: fds) { $0.reply(id: id, body) }
     }
 
     func queueFailure(_ id: RequestID?, _ error: ProtocolError) {

@@ -24,19 +24,23 @@ struct Outbound {
     private var sent = 0
     /// Fetch replies: the byte range of the line and the fd to pass with it
     /// (owned here until sent, closed after).
-    private var fdLines: [(start: Int, end: Int, fd: Int32)] = []
+    private var fdLines: [(start: Int, end: Int, fds: [Int32])] = []
 
     var pendingByteCount: Int { writer.bytes.count - sent }
+    /// Fds waiting to go out with their replies.
+    private(set) var fdCount = 0
     var isEmpty: Bool { pendingByteCount == 0 }
     /// Past a cap of bytes or of fds: the connection's requests wait.
     var isFull: Bool { pendingByteCount >= Self.byteCap || fdLines.count >= Self.fdCap }
 
-    /// Appends a reply line that carries `fd`; the fd is owned here until
-    /// it is sent (then closed: the client has its own copy) or discarded.
-    mutating func appendReply(passing fd: consuming ClientFd, _ write: (inout JSONWriter) -> Void) {
+    /// Appends a reply line that carries `fds`; they are owned here until
+    /// sent (then closed: the client has its own copies) or discarded.
+    mutating func appendReply(passing fds: consuming OutgoingFds, _ write: (inout JSONWriter) -> Void) {
         let start = writer.bytes.count
         write(&writer)
-        fdLines.append((start, writer.bytes.count, fd.release()))
+        let owned = fds.release()
+        fdCount += owned.count
+        fdLines.append((start, writer.bytes.count, owned))
     }
 
     enum FlushResult { case drained, wouldBlock, failed(MioError) }
@@ -63,9 +67,10 @@ struct Outbound {
         if let first = fdLines.first, first.start == sent {
             // The fetch line, alone, with its fd. The fd travels with the
             // first byte; if the send is short, the rest goes out plainly.
-            let result = try send(socket, upTo: first.end, fds: [first.fd])
+            let result = try send(socket, upTo: first.end, fds: first.fds)
             if case .done = result {
-                Sys.close(first.fd)
+                for fd in first.fds { Sys.close(fd) }
+                fdCount -= first.fds.count
                 fdLines.removeFirst()
             }
             return result
@@ -97,8 +102,9 @@ struct Outbound {
 
     /// The connection is gone: close the fds that were never sent.
     mutating func discard() {
-        for line in fdLines { Sys.close(line.fd) }
+        for line in fdLines { for fd in line.fds { Sys.close(fd) } }
         fdLines = []
+        fdCount = 0
         writer.bytes = []
         sent = 0
     }

@@ -71,16 +71,24 @@ final class QuotaLedger {
         return ProtocolError(.limitExceeded, "uid \(uid) has \(limits.maxSessionsPerUID) named sessions already (--max-sessions-per-uid)")
     }
 
-    /// Why `uid` may not hold another registration, or nil.
+    /// Why `uid` may not hold another registration, or nil: the daemon's
+    /// fd budget first, then the uid's own cap.
     func refusalOfRegistration(uid: UInt32) -> ProtocolError? {
-        let cap = limits.effectiveRegistrationsPerUID
-        if registrations[uid] >= cap {
-            return ProtocolError(.limitExceeded, "uid \(uid) has \(cap) registrations already")
+        let files = limits.openFiles
+        if registrations.total >= files.registrations {
+            return ProtocolError(.limitExceeded, "the daemon holds \(files.registrations) registrations, the most its open-file limit of \(files.limit) leaves room for (the rest is kept for connections and fds in flight)")
         }
-        if registrations.total >= limits.maxRegistrationsTotal {
-            return ProtocolError(.limitExceeded, "the daemon holds \(limits.maxRegistrationsTotal) registrations, its most")
+        if registrations[uid] >= limits.maxRegistrationsPerUID {
+            return ProtocolError(.limitExceeded, "uid \(uid) has \(limits.maxRegistrationsPerUID) registrations already (--max-registrations-per-uid)")
         }
         return nil
+    }
+
+    /// Why the daemon may not accept another connection now, or nil.
+    var refusalOfAnyConnection: String? {
+        connections.total >= limits.openFiles.connections
+            ? "the daemon holds \(limits.openFiles.connections) connections, the most its open-file limit of \(limits.openFiles.limit) leaves room for"
+            : nil
     }
 }
 

@@ -39,6 +39,9 @@ final class Session {
     var key: Key? { name.map { Key(uid: uid, name: $0) } }
     var hasPending: Bool { pendingStart < pendingQueue.count }
 
+    /// Tokens with readiness waiting for delivery.
+    var pendingTokenCount: Int { registrations.values.reduce(0) { $0 + ($1.pending.isEmpty ? 0 : 1) } }
+
     func add(_ registration: Registration) {
         registrations[registration.token] = registration
     }

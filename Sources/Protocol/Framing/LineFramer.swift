@@ -16,6 +16,9 @@ public struct FramedLine {
     /// once (a line keeps at most one recvmsg's worth), but count toward
     /// the "several fds" error.
     public var droppedFdCount: Int
+    /// The receiver refused this line's fds while it was unfinished (its fd
+    /// budget was spent): they were closed, and the line must be refused.
+    public var fdsRefused = false
 
     public var fdCount: Int { fds.count + droppedFdCount }
 }
@@ -39,6 +42,7 @@ public struct LineFramer {
     private var atLineStart = true
     private var partialFds: [Int32] = []
     private var partialDroppedFds = 0
+    private var partialFdsRefused = false
 
     public init(maxLine: Int, dispose: @escaping (Int32) -> Void) {
         self.maxLine = maxLine
@@ -47,6 +51,19 @@ public struct LineFramer {
 
     /// Whether a line is in progress (bytes received without their `\n`).
     public var hasPartialLine: Bool { !atLineStart }
+
+    /// Fds held for the line not yet ended.
+    public var heldFdCount: Int { partialFds.count }
+
+    /// Closes the fds held for the unfinished line, and marks it: once it
+    /// ends it comes out with `fdsRefused`.
+    public mutating func refuseHeldFds() {
+        guard !partialFds.isEmpty else { return }
+        for fd in partialFds { dispose(fd) }
+        partialDroppedFds += partialFds.count
+        partialFds = []
+        partialFdsRefused = true
+    }
 
     /// Takes the bytes and fds of one `recvmsg()` and appends the complete
     /// lines to `lines`, in order.
@@ -99,6 +116,7 @@ public struct LineFramer {
         for fd in partialFds { dispose(fd) }
         partialFds = []
         partialDroppedFds = 0
+        partialFdsRefused = false
         partial = []
         discarding = false
         atLineStart = true
@@ -133,6 +151,7 @@ public struct LineFramer {
             partial.removeAll(keepingCapacity: partial.capacity <= 4096)
             partialFds = []
             partialDroppedFds = 0
+            partialFdsRefused = false
             discarding = false
         }
         let content: FramedLine.Content
@@ -148,6 +167,6 @@ public struct LineFramer {
                 content = .request(partial)
             }
         }
-        return FramedLine(content: content, fds: partialFds, droppedFdCount: partialDroppedFds)
+        return FramedLine(content: content, fds: partialFds, droppedFdCount: partialDroppedFds, fdsRefused: partialFdsRefused)
     }
 }

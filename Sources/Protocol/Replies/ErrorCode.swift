@@ -15,6 +15,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case lineTooLong = "line_too_long"
     case fdOverflow = "fd_overflow"
     case unsupportedProtocol = "unsupported_protocol"
+    /// No named session of that name (and uid): `list`, `end` with `session`.
+    case unknownSession = "unknown_session"
     case `internal` = "internal"
 }
 

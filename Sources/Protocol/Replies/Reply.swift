@@ -7,6 +7,11 @@ public enum ReplyBody: Equatable, Sendable {
     case hello(HelloReply)
     case events([ReadinessEvent])
     case registrations([RegistrationInfo])
+    case sessions([SessionInfo])
+    /// In ring delivery, the reply to a removal (`deregister`, `fetch` with
+    /// `deregister`: with the token; `end`: without), with the producer's
+    /// position when it happened: older records of those tokens are stale.
+    case removal(token: Token?, ringHead: UInt64)
     case stats(StatsReply)
 }
 
@@ -36,6 +41,10 @@ extension JSONWriter {
             key("max_connections_per_uid"); unsigned(UInt64(hello.limits.maxConnectionsPerUID)); comma()
             key("max_sessions_per_uid"); unsigned(UInt64(hello.limits.maxSessionsPerUID))
             raw("}")
+            if let entries = hello.ringEntries {
+                comma(); key("delivery"); string(Delivery.ring.rawValue)
+                comma(); key("ring_entries"); unsigned(UInt64(entries))
+            }
         case .events(let events):
             comma(); key("events"); raw("[")
             for (index, event) in events.enumerated() {
@@ -51,6 +60,26 @@ extension JSONWriter {
                 comma(); key("interest"); stringArray(registration.interest.names)
                 comma(); key("mode"); string(registration.mode.description)
                 comma(); key("kind"); string(registration.kind)
+                raw("}")
+            }
+            raw("]")
+        case .removal(let token, let ringHead):
+            if let token { comma(); key("token"); unsigned(token.rawValue) }
+            comma(); key("ring_head"); unsigned(ringHead)
+        case .sessions(let sessions):
+            comma(); key("sessions"); raw("[")
+            for (index, session) in sessions.enumerated() {
+                if index > 0 { comma() }
+                raw("{"); key("name"); string(session.name)
+                comma(); key("uid"); unsigned(UInt64(session.uid))
+                comma(); key("persistent"); bool(session.persistent)
+                comma(); key("attached"); bool(session.attached)
+                comma(); key("registrations"); unsigned(UInt64(session.registrations))
+                comma(); key("pending"); unsigned(UInt64(session.pending))
+                comma(); key("lease_s")
+                if let lease = session.leaseSeconds { unsigned(UInt64(lease)) } else { raw("null") }
+                comma(); key("expires_in_s")
+                if let left = session.expiresInSeconds { double((left * 1000).rounded() / 1000) } else { raw("null") }
                 raw("}")
             }
             raw("]")

@@ -84,6 +84,10 @@ extension ReplyBody {
     /// The typed fields of a successful reply to `op`; nil when a field the
     /// op's reply must have is missing or of the wrong type.
     public init?(decoding reply: JSONValue, for op: Op) {
+        if let ringHead = reply["ring_head"]?.uint64 {
+            self = .removal(token: reply["token"]?.uint64.map { Token($0) }, ringHead: ringHead)
+            return
+        }
         switch op {
         case .register, .reregister, .deregister, .waker, .fetch:
             guard let token = reply["token"]?.uint64 else { return nil }
@@ -97,6 +101,9 @@ extension ReplyBody {
         case .list:
             guard let items = reply["registrations"]?.array else { return nil }
             self = .registrations(items.compactMap(RegistrationInfo.init(decoding:)))
+        case .sessions:
+            guard let items = reply["sessions"]?.array else { return nil }
+            self = .sessions(items.compactMap(SessionInfo.init(decoding:)))
         case .stats:
             guard let stats = reply["stats"].flatMap(StatsReply.init(decoding:)) else { return nil }
             self = .stats(stats)
@@ -115,7 +122,8 @@ extension HelloReply {
               let connections = int("max_connections_per_uid"), let sessions = int("max_sessions_per_uid") else { return nil }
         self.init(server: server, version: version, session: reply["session"]?.string,
                   limits: Limits(maxLine: maxLine, maxRegistrationsPerUID: registrations,
-                                 maxConnectionsPerUID: connections, maxSessionsPerUID: sessions))
+                                 maxConnectionsPerUID: connections, maxSessionsPerUID: sessions),
+                  ringEntries: reply["ring_entries"]?.uint64.map { Int(clamping: $0) })
     }
 }
 
@@ -126,6 +134,17 @@ extension RegistrationInfo {
               let interest = Interest(wireNames: names),
               let mode = item["mode"]?.string.flatMap({ Mode(wireName: $0) }) else { return nil }
         self.init(token: Token(token), interest: interest, mode: mode, kind: kind)
+    }
+}
+
+extension SessionInfo {
+    init?(decoding item: JSONValue) {
+        guard let name = item["name"]?.string, let uid = item["uid"]?.uint64, uid <= UInt64(UInt32.max),
+              let persistent = item["persistent"]?.bool, let attached = item["attached"]?.bool,
+              let registrations = item["registrations"]?.uint64, let pending = item["pending"]?.uint64 else { return nil }
+        self.init(name: name, uid: UInt32(uid), persistent: persistent, attached: attached,
+                  registrations: Int(clamping: registrations), pending: Int(clamping: pending),
+                  leaseSeconds: item["lease_s"]?.uint64.map { Int(clamping: $0) }, expiresInSeconds: item["expires_in_s"]?.double)
     }
 }
 

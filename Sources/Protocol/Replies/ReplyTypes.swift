@@ -20,12 +20,15 @@ public struct HelloReply: Equatable, Sendable {
     public var version: String
     public var session: String?
     public var limits: Limits
+    /// Set for ring delivery only (the reply then carries the ring's fds).
+    public var ringEntries: Int?
 
-    public init(server: String, version: String, session: String?, limits: Limits) {
+    public init(server: String, version: String, session: String?, limits: Limits, ringEntries: Int? = nil) {
         self.server = server
         self.version = version
         self.session = session
         self.limits = limits
+        self.ringEntries = ringEntries
     }
 }
 
@@ -65,3 +68,30 @@ public struct StatsReply: Equatable, Sendable {
     }
 }
 
+
+/// One line of a `sessions` reply: a named session seen from outside.
+public struct SessionInfo: Equatable, Sendable {
+    public var name: String
+    public var uid: UInt32
+    public var persistent: Bool
+    public var attached: Bool
+    public var registrations: Int
+    /// Tokens with readiness waiting for delivery.
+    public var pending: Int
+    /// The lease, in seconds, when the session has one.
+    public var leaseSeconds: Int?
+    /// Seconds left of the lease while no connection is attached.
+    public var expiresInSeconds: Double?
+
+    public init(name: String, uid: UInt32, persistent: Bool, attached: Bool, registrations: Int, pending: Int,
+                leaseSeconds: Int? = nil, expiresInSeconds: Double? = nil) {
+        self.name = name
+        self.uid = uid
+        self.persistent = persistent
+        self.attached = attached
+        self.registrations = registrations
+        self.pending = pending
+        self.leaseSeconds = leaseSeconds
+        self.expiresInSeconds = expiresInSeconds
+    }
+}

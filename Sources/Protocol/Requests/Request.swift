@@ -13,6 +13,8 @@ public enum Delivery: String, Equatable, Sendable {
     case stream
     /// Events wait for a `poll` request.
     case poll
+    /// Events go into a shared-memory ring (docs/protocol.md, "Ring delivery").
+    case ring
 }
 
 public struct HelloRequest: Equatable, Sendable {
@@ -21,10 +23,13 @@ public struct HelloRequest: Equatable, Sendable {
     public var persist: Bool = false
     public var takeover: Bool = false
     public var delivery: Delivery?
+    /// With ring delivery: the ring's size (a power of two, 64…65536).
+    public var ringEntries: Int?
     public var client: String?
 
     public init(protocolVersion: UInt64? = nil, session: String? = nil, persist: Bool = false, takeover: Bool = false,
-                delivery: Delivery? = nil, client: String? = nil) {
+                delivery: Delivery? = nil, ringEntries: Int? = nil, client: String? = nil) {
+        self.ringEntries = ringEntries
         self.protocolVersion = protocolVersion
         self.session = session
         self.persist = persist
@@ -46,9 +51,15 @@ public struct Request: Equatable, Sendable {
         /// `timeoutMilliseconds` nil: wait until an event comes.
         case poll(timeoutMilliseconds: UInt64?, maxEvents: Int)
         case fetch(token: Token, deregister: Bool)
-        case list
+        /// nil `session`: the caller's own. With one: that named session of
+        /// the caller's uid, or of `uid` (root only), read without attaching.
+        case list(session: String?, uid: UInt32?)
+        /// The named sessions of the caller's uid (root: of every uid).
+        case sessions
         case stats
-        case end
+        /// nil `session`: the caller's own; with one, that named session,
+        /// which must not be attached.
+        case end(session: String?, uid: UInt32?)
         case ping
 
         public var op: Op {
@@ -62,6 +73,7 @@ public struct Request: Equatable, Sendable {
             case .poll: return .poll
             case .fetch: return .fetch
             case .list: return .list
+            case .sessions: return .sessions
             case .stats: return .stats
             case .end: return .end
             case .ping: return .ping

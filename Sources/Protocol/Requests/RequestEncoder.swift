@@ -15,6 +15,7 @@ extension JSONWriter {
             if hello.persist { comma(); key("persist"); bool(true) }
             if hello.takeover { comma(); key("takeover"); bool(true) }
             if let delivery = hello.delivery { comma(); key("delivery"); string(delivery.rawValue) }
+            if let entries = hello.ringEntries { comma(); key("ring_entries"); unsigned(UInt64(entries)) }
             if let client = hello.client { comma(); key("client"); string(client) }
         case .register(let token, let interest, let mode), .reregister(let token, let interest, let mode):
             tokenField(token)
@@ -32,7 +33,10 @@ extension JSONWriter {
         case .fetch(let token, let deregister):
             tokenField(token)
             if deregister { comma(); key("deregister"); bool(true) }
-        case .list, .stats, .end, .ping:
+        case .list(let session, let uid), .end(let session, let uid):
+            if let session { comma(); key("session"); string(session) }
+            if let uid { comma(); key("uid"); unsigned(UInt64(uid)) }
+        case .sessions, .stats, .ping:
             break
         }
         raw("}\n")

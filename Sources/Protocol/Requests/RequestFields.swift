@@ -59,9 +59,10 @@ struct Fields {
             }
             return .poll(timeoutMilliseconds: timeout, maxEvents: Int(maxEvents))
         case .fetch: return .fetch(token: try token(), deregister: try optionalBool("deregister") ?? false)
-        case .list: return .list
+        case .list: return .list(session: try sessionName(), uid: try optionalUID())
+        case .sessions: return .sessions
         case .stats: return .stats
-        case .end: return .end
+        case .end: return .end(session: try sessionName(), uid: try optionalUID())
         case .ping: return .ping
         }
     }
@@ -75,22 +76,41 @@ struct Fields {
         }
     }
 
+    /// An optional `session`: a valid session name.
+    private func sessionName() throws(ProtocolError) -> String? {
+        guard let name = try optionalString("session") else { return nil }
+        guard SessionName.isValid(name) else {
+            throw ProtocolError(.badRequest, "a session name is 1 to 64 bytes of [A-Za-z0-9._-]")
+        }
+        return name
+    }
+
+    /// An optional `uid` (with `session`: another uid's session, for root).
+    private func optionalUID() throws(ProtocolError) -> UInt32? {
+        guard let uid = try optionalUnsigned("uid") else { return nil }
+        guard uid <= UInt64(UInt32.max) else { throw ProtocolError(.badRequest, "\"uid\" is out of range") }
+        guard present("session") != nil else { throw ProtocolError(.badRequest, "\"uid\" needs \"session\"") }
+        return UInt32(uid)
+    }
+
     private func decodeHello() throws(ProtocolError) -> HelloRequest {
         var hello = HelloRequest()
         hello.protocolVersion = try optionalUnsigned("protocol")
-        if let name = try optionalString("session") {
-            guard SessionName.isValid(name) else {
-                throw ProtocolError(.badRequest, "a session name is 1 to 64 bytes of [A-Za-z0-9._-]")
-            }
-            hello.session = name
-        }
+        hello.session = try sessionName()
         hello.persist = try optionalBool("persist") ?? false
         hello.takeover = try optionalBool("takeover") ?? false
         if let delivery = try optionalString("delivery") {
             guard let parsed = Delivery(rawValue: delivery) else {
-                throw ProtocolError(.badRequest, "\"delivery\" is \"stream\" or \"poll\"")
+                throw ProtocolError(.badRequest, "\"delivery\" is \"stream\", \"poll\" or \"ring\"")
             }
             hello.delivery = parsed
+        }
+        if let entries = try optionalUnsigned("ring_entries") {
+            guard hello.delivery == .ring else { throw ProtocolError(.badRequest, "\"ring_entries\" needs \"delivery\":\"ring\"") }
+            guard entries >= 64, entries <= 65536, entries & (entries - 1) == 0 else {
+                throw ProtocolError(.badRequest, "\"ring_entries\" is a power of two from 64 to 65536")
+            }
+            hello.ringEntries = Int(entries)
         }
         hello.client = try optionalString("client")
         return hello

@@ -2,7 +2,7 @@
 /// "Operations"): the one list, read by the decoder and written by
 /// the encoder.
 public enum Op: String, CaseIterable, Sendable {
-    case hello, register, reregister, deregister, waker, wake, poll, fetch, list, stats, end, ping
+    case hello, register, reregister, deregister, waker, wake, poll, fetch, list, sessions, stats, end, ping
 
     /// The only operation that takes an fd.
     public var takesFd: Bool { self == .register }

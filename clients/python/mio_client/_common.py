@@ -4,6 +4,8 @@ telling events from replies, and matching replies to requests."""
 from __future__ import annotations
 
 import json
+import math
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._framing import close_fds, encode
@@ -15,11 +17,63 @@ FdLike = Union[int, Any]
 #: ``"readable"``, ``"writable"``, ``"priority"``.
 InterestLike = Union[str, Sequence[str]]
 
-#: The six booleans of a readiness event, in wire order.
-EVENT_FLAGS = ("readable", "writable", "error", "read_closed", "write_closed", "priority")
-
 PROTOCOL_VERSION = 1
 CLIENT_NAME = "mio_client.py"
+
+#: The default ``timeout`` of both clients, in seconds: how long any call
+#: waits for the daemon.
+DEFAULT_TIMEOUT = 10.0
+
+#: ``poll`` timeouts from this many milliseconds on mean "for ever" to the
+#: daemon (docs/protocol.md, "`poll`").
+_POLL_FOREVER_MS = 9223372036854
+
+
+def seconds(value: Optional[float], what: str = "timeout") -> Optional[float]:
+    """A timeout in seconds, checked: ``None`` (and infinity) is "for ever";
+    a negative number or NaN is a :class:`ValueError`, anything else that is
+    not a number a :class:`TypeError`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds or None, not {value!r}")
+    value = float(value)
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"{what} must be >= 0 seconds or None, not {value!r}")
+    return None if math.isinf(value) else value
+
+
+def resolve_timeout(timeout: Any, default: Optional[float]) -> Optional[float]:
+    """``timeout`` as given to a call: omitted (``...``) means the client's
+    ``default``; ``None`` means for ever."""
+    return default if timeout is ... else seconds(timeout)
+
+
+def poll_fields(timeout: Optional[float], max_events: Optional[int], timeout_ms: Optional[int]) -> Tuple[Dict[str, Any], Optional[float]]:
+    """The fields of a ``poll`` request, and its timeout in seconds.
+    ``timeout_ms`` is 0.1's spelling, kept for callers of that version."""
+    if timeout_ms is not None:
+        if timeout is not None:
+            raise TypeError("poll takes timeout (seconds) or timeout_ms, not both")
+        warnings.warn("poll(timeout_ms=...) is deprecated: poll takes seconds, poll(timeout=...)", DeprecationWarning, stacklevel=3)
+        ms = seconds(timeout_ms, "timeout_ms")
+        timeout = None if ms is None else ms / 1000.0
+    timeout = seconds(timeout)
+    fields: Dict[str, Any] = {}
+    if timeout is not None:
+        # rounded up: a poll must not come back before its time is up
+        fields["timeout_ms"] = min(math.ceil(timeout * 1000), _POLL_FOREVER_MS)
+    if max_events is not None:
+        fields["max_events"] = max_events
+    return fields, timeout
+
+
+def reply_wait(poll_timeout: Optional[float], default: Optional[float]) -> Optional[float]:
+    """How long to wait for a ``poll`` reply: the poll's own time, plus the
+    client's timeout for the daemon to answer."""
+    if poll_timeout is None or default is None:
+        return None
+    return poll_timeout + default
 
 
 def fd_of(source: FdLike) -> int:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import inspect
 import socket
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, AsyncIterator, Awaitable, Deque, Dict, List, Optional, Sequence, Tuple, TypeVar
 
+from ._callbacks import Callback, Callbacks
 from ._common import (
     CLIENT_NAME,
+    DEFAULT_TIMEOUT,
     PROTOCOL_VERSION,
     FdLike,
     InterestLike,
@@ -24,12 +27,27 @@ from ._common import (
     hello_fields,
     interest_list,
     is_event,
+    poll_fields,
+    reply_wait,
+    resolve_timeout,
+    seconds,
 )
 from ._framing import FramingError, LineReader, close_fds, recv_chunk
 from .errors import ConnectionClosed, MioError, ProtocolError
+from .events import AnyEvent, Event, Notice, event_from_line
 from .paths import resolve_socket_path
 
 Reply = Tuple[Dict[str, Any], List[int]]
+T = TypeVar("T")
+
+
+async def _within(awaitable: Awaitable[T], timeout: Optional[float], what: str) -> T:
+    """``awaitable``, or the builtin :class:`TimeoutError` after ``timeout``
+    seconds (asyncio's own is a different class before Python 3.11)."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"no {what} from mio-daemon within {timeout} s") from None
 
 
 class AsyncClient:
@@ -37,19 +55,25 @@ class AsyncClient:
 
     ``await client.request(...)`` and the op methods are coroutines; requests
     may be issued concurrently from several tasks (replies are matched in
-    order). Events: ``await client.next_event(timeout)`` or
-    ``async for event in client``.
+    order). Events, as :class:`Event` and :class:`Notice` values:
+    ``await client.next_event()``, ``async for event in client``, or a
+    callback per token with :meth:`on` and :meth:`run`.
+
+    ``timeout`` (seconds, ``None`` = for ever) bounds every wait, as in
+    :class:`Client`: connecting, each request (then :class:`TimeoutError`),
+    :meth:`next_event` (then ``None``). A call may pass its own ``timeout``.
     """
 
-    def __init__(self, path: Optional[str] = None, *, timeout: Optional[float] = 30.0) -> None:
+    def __init__(self, path: Optional[str] = None, *, timeout: Optional[float] = DEFAULT_TIMEOUT) -> None:
         self.path = resolve_socket_path(path)
-        self.timeout = timeout
+        self.timeout = seconds(timeout)
         self.sock: Optional[socket.socket] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._reader = LineReader()
         self._requests = RequestBuilder()
         self._open: Deque[Tuple[Any, "asyncio.Future[Reply]"]] = collections.deque()
-        self._events: Deque[Dict[str, Any]] = collections.deque()
+        self._events: Deque[AnyEvent] = collections.deque()
+        self._callbacks = Callbacks()
         self._event_waiter: Optional["asyncio.Future[None]"] = None
         self._send_lock: Optional[asyncio.Lock] = None
         self._eof = False
@@ -64,7 +88,7 @@ class AsyncClient:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
-            await loop.sock_connect(sock, self.path)
+            await _within(loop.sock_connect(sock, self.path), self.timeout, f"connection at {self.path}")
         except BaseException:
             sock.close()
             raise
@@ -83,11 +107,14 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
+        self._close_socket()
+        self._finish(ConnectionClosed("client is closed"))
+
+    def _close_socket(self) -> None:
         if self.sock is not None and self._loop is not None:
             self._loop.remove_reader(self.sock.fileno())
             self.sock.close()
         self.sock = None
-        self._finish(ConnectionClosed("client is closed"))
 
     def shutdown_write(self) -> None:
         self._socket().shutdown(socket.SHUT_WR)
@@ -112,6 +139,12 @@ class AsyncClient:
         if self._eof:
             raise self._error or ConnectionClosed("daemon closed the connection")
         assert self._loop is not None and self._send_lock is not None, "not connected"
+        timeout = resolve_timeout(timeout, self.timeout)
+        reply, got = await _within(self._round_trip(op, fds, fields), timeout, f"reply to {op!r}")
+        return check_reply(reply, got)
+
+    async def _round_trip(self, op: str, fds: Sequence[FdLike], fields: Dict[str, Any]) -> Reply:
+        assert self._loop is not None and self._send_lock is not None
         request_id, line = self._requests.build(op, dict(fields))
         future: "asyncio.Future[Reply]" = self._loop.create_future()
         async with self._send_lock:
@@ -122,10 +155,14 @@ class AsyncClient:
                 if (request_id, future) in self._open:
                     self._open.remove((request_id, future))
                 raise
-        if timeout is ...:
-            timeout = self.timeout
-        reply, got = await asyncio.wait_for(future, timeout)
-        return check_reply(reply, got)
+        # Cancelled here (a timeout), the future is cancelled too, and the
+        # reply is dropped when it comes: later requests still match.
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                close_fds(future.result()[1])  # the reply came just as the wait ended
+            raise
 
     async def request(self, op: str, /, *, fds: Sequence[FdLike] = (), timeout: Any = ..., **fields: Any) -> Dict[str, Any]:
         reply, got = await self.request_with_fds(op, fds=fds, timeout=timeout, **fields)
@@ -143,7 +180,16 @@ class AsyncClient:
                 else:
                     sent = sock.send(view)
             except (BlockingIOError, InterruptedError):
-                await self._writable()
+                try:
+                    await self._writable()
+                except asyncio.CancelledError:
+                    if len(view) < len(line):
+                        # Half a line went out: whatever is sent next would
+                        # continue it. The connection cannot be used again.
+                        self._stop_reading()
+                        self._finish(ConnectionClosed("a request was cut off in the middle of its line; the connection is closed"))
+                        self._close_socket()
+                    raise
                 continue
             pending_fds = []
             view = view[sent:]
@@ -195,16 +241,11 @@ class AsyncClient:
             return await self.request("wake", token=token)
         return await self.request("wake", token=token, session=session)
 
-    async def poll(self, timeout_ms: Optional[int] = None, max_events: Optional[int] = None, *, timeout: Any = ...) -> List[Dict[str, Any]]:
-        fields: Dict[str, Any] = {}
-        if timeout_ms is not None:
-            fields["timeout_ms"] = timeout_ms
-        if max_events is not None:
-            fields["max_events"] = max_events
-        if timeout is ...:
-            timeout = None if timeout_ms is None or self.timeout is None else self.timeout + timeout_ms / 1000.0
-        reply = await self.request("poll", timeout=timeout, **fields)
-        return list(reply["events"])
+    async def poll(self, timeout: Optional[float] = None, max_events: Optional[int] = None, *, timeout_ms: Optional[int] = None) -> List[Event]:
+        """As :meth:`Client.poll`: ``timeout`` in seconds, ``None`` for ever."""
+        fields, poll_timeout = poll_fields(timeout, max_events, timeout_ms)
+        reply = await self.request("poll", timeout=reply_wait(poll_timeout, self.timeout), **fields)
+        return [Event.from_wire(obj) for obj in reply["events"]]
 
     async def fetch(self, token: int, deregister: bool = False) -> int:
         """Get the held fd back; the caller owns the returned fd."""
@@ -228,11 +269,13 @@ class AsyncClient:
 
     # -- events -------------------------------------------------------------
 
-    async def next_event(self, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
-        """The next event, or ``None`` after ``timeout`` seconds (``None``:
-        wait forever). Raises :class:`ConnectionClosed` at end of stream once
+    async def next_event(self, timeout: Any = ...) -> Optional[AnyEvent]:
+        """The next :class:`Event` or :class:`Notice`, or ``None`` after
+        ``timeout`` seconds (default: the client's timeout; ``None``: wait
+        for ever). Raises :class:`ConnectionClosed` at end of stream once
         queued events are taken."""
         assert self._loop is not None, "not connected"
+        timeout = resolve_timeout(timeout, self.timeout)
         deadline = None if timeout is None else self._loop.time() + timeout
         while not self._events:
             if self._eof:
@@ -248,7 +291,19 @@ class AsyncClient:
                 return None
         return self._events.popleft()
 
-    def pending_events(self) -> List[Dict[str, Any]]:
+    async def events(self, timeout: Any = ...) -> AsyncIterator[AnyEvent]:
+        """Yield events until none arrives for ``timeout`` seconds (or EOF),
+        as :meth:`Client.events`."""
+        while True:
+            try:
+                event = await self.next_event(timeout)
+            except ConnectionClosed:
+                return
+            if event is None:
+                return
+            yield event
+
+    def pending_events(self) -> List[AnyEvent]:
         out = list(self._events)
         self._events.clear()
         return out
@@ -256,13 +311,61 @@ class AsyncClient:
     def __aiter__(self) -> "AsyncClient":
         return self
 
-    async def __anext__(self) -> Dict[str, Any]:
+    async def __anext__(self) -> AnyEvent:
+        """Every event until the daemon closes the connection (no timeout)."""
         try:
             event = await self.next_event(None)
         except ConnectionClosed:
             raise StopAsyncIteration
         assert event is not None
         return event
+
+    # -- callbacks ----------------------------------------------------------
+
+    def on(self, token: int, callback: Callback) -> None:
+        """Have :meth:`run` call ``callback(event)`` for each event of
+        ``token``; a coroutine function's coroutine is awaited."""
+        self._callbacks.on(token, callback)
+
+    def off(self, token: int) -> None:
+        self._callbacks.off(token)
+
+    def on_notice(self, callback: Optional[Callback]) -> None:
+        """Have :meth:`run` call ``callback(notice)`` for ``shutdown`` and
+        ``session_taken`` instead of returning it."""
+        self._callbacks.on_notice(callback)
+
+    @property
+    def unhandled_events(self) -> int:
+        """Events :meth:`run` met for tokens without a callback (dropped)."""
+        return self._callbacks.unhandled
+
+    async def run(self) -> Optional[Notice]:
+        """Call the :meth:`on` callbacks, event by event, in arrival order
+        (a callback that returns an awaitable is awaited before the next
+        event). Returns ``None`` when the daemon closes the connection or a
+        callback called :meth:`stop`, or the first :class:`Notice` that has
+        no :meth:`on_notice` callback. An exception in a callback ends
+        ``run`` and propagates; cancelling the task ends it too."""
+        self._callbacks.stopping = False
+        while not self._callbacks.stopping:
+            try:
+                event = await self.next_event(None)
+            except ConnectionClosed:
+                return None
+            assert event is not None
+            callback = self._callbacks.target(event)
+            if callback is not None:
+                result = callback(event)
+                if inspect.isawaitable(result):
+                    await result
+            elif isinstance(event, Notice):
+                return event
+        return None
+
+    def stop(self) -> None:
+        """End :meth:`run` after the callback that calls this."""
+        self._callbacks.stopping = True
 
     # -- reading ------------------------------------------------------------
 
@@ -308,7 +411,7 @@ class AsyncClient:
         obj = decode_line(line)
         if is_event(obj):
             close_fds(fds)
-            self._events.append(obj)
+            self._events.append(event_from_line(obj))
             if self._event_waiter is not None and not self._event_waiter.done():
                 self._event_waiter.set_result(None)
             return
@@ -341,4 +444,4 @@ async def connect(path: Optional[str] = None, **kwargs: Any) -> AsyncClient:
     return await AsyncClient(path, **kwargs).connect()
 
 
-__all__ = ["AsyncClient", "connect", "MioError", "ConnectionClosed", "ProtocolError"]
+__all__ = ["AsyncClient", "connect", "MioError", "ConnectionClosed", "ProtocolError", "Event", "Notice"]

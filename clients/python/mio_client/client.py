@@ -8,8 +8,10 @@ import socket
 import time
 from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ._callbacks import Callback, Callbacks
 from ._common import (
     CLIENT_NAME,
+    DEFAULT_TIMEOUT,
     PROTOCOL_VERSION,
     FdLike,
     InterestLike,
@@ -21,37 +23,55 @@ from ._common import (
     hello_fields,
     interest_list,
     is_event,
+    poll_fields,
+    reply_wait,
+    resolve_timeout,
+    seconds,
 )
 from ._framing import LineReader, close_fds, recv_chunk, send_line
 from .errors import ConnectionClosed, MioError, ProtocolError
+from .events import AnyEvent, Event, Notice, event_from_line
 from .paths import resolve_socket_path
 
 Reply = Tuple[Dict[str, Any], List[int]]
 
-#: Default time to wait for a reply, in seconds.
-DEFAULT_TIMEOUT = 30.0
+
+class _OpenRequest:
+    """A request sent and not answered yet. One whose caller stopped
+    waiting (timeout) stays in line, so that the replies after it still
+    match; its reply is dropped when it comes."""
+
+    __slots__ = ("request_id", "reply", "abandoned")
+
+    def __init__(self, request_id: Any) -> None:
+        self.request_id = request_id
+        self.reply: Optional[Reply] = None
+        self.abandoned = False
 
 
 class Client:
     """A blocking connection to mio-daemon.
 
     Requests are answered in order; event lines that arrive between replies
-    are queued and returned by :meth:`next_event`. Not thread-safe: use one
-    ``Client`` per thread (a connection is cheap), or :class:`AsyncClient`.
+    are queued and returned by :meth:`next_event` as :class:`Event` and
+    :class:`Notice` values. Not thread-safe: use one ``Client`` per thread
+    (a connection is cheap), or :class:`AsyncClient`.
 
-    Every method that waits takes ``timeout`` (seconds, ``None`` = forever);
-    the default is the ``timeout`` given to the constructor.
+    ``timeout`` (seconds, ``None`` = for ever) bounds every wait: connecting,
+    each request, :meth:`next_event`. A call may pass its own ``timeout``.
+    A request that runs out of time raises :class:`TimeoutError`; its late
+    reply is dropped, and later requests still get theirs.
     """
 
     def __init__(self, path: Optional[str] = None, *, timeout: Optional[float] = DEFAULT_TIMEOUT, connect: bool = True) -> None:
         self.path = resolve_socket_path(path)
-        self.timeout = timeout
+        self.timeout = seconds(timeout)
         self.sock: Optional[socket.socket] = None
         self._reader = LineReader()
         self._requests = RequestBuilder()
-        self._events: Deque[Dict[str, Any]] = collections.deque()
-        # Open requests, oldest first: [request id, reply or None].
-        self._open: Deque[List[Any]] = collections.deque()
+        self._events: Deque[AnyEvent] = collections.deque()
+        self._open: Deque[_OpenRequest] = collections.deque()
+        self._callbacks = Callbacks()
         #: Replies that arrived when no request was open (e.g. ``permission_denied``
         #: right after accept). Kept for inspection.
         self.stray_replies: Deque[Dict[str, Any]] = collections.deque()
@@ -78,8 +98,8 @@ class Client:
             self.sock = None
         self._reader.discard()
         for entry in self._open:
-            if entry[1] is not None:
-                close_fds(entry[1][1])
+            if entry.reply is not None:
+                close_fds(entry.reply[1])
         self._open.clear()
 
     def shutdown_write(self) -> None:
@@ -113,7 +133,7 @@ class Client:
         line and its fds go in one ``sendmsg()`` of their own (docs/protocol.md,
         "Sending: one `sendmsg()` per `register`")."""
         request_id, line = self._requests.build(op, dict(fields))
-        entry: List[Any] = [request_id, None]
+        entry = _OpenRequest(request_id)
         self._open.append(entry)
         try:
             send_line(self._socket(), line, [fd_of(f) for f in fds])
@@ -124,20 +144,25 @@ class Client:
 
     def wait_reply(self, request_id: Any, timeout: Any = ..., /) -> Reply:
         """Wait for the reply to ``request_id`` (sent with :meth:`send_request`).
-        Returns ``(reply, fds)``; does not raise on ``ok:false``."""
+        Returns ``(reply, fds)``; does not raise on ``ok:false``. Raises
+        :class:`TimeoutError` after ``timeout`` seconds."""
         deadline = self._deadline(timeout)
-        while True:
-            entry = next((e for e in self._open if e[0] == request_id), None)
-            if entry is None:
-                raise ProtocolError(f"no open request with id {request_id!r}")
-            if entry[1] is not None:
-                self._open.remove(entry)
-                return entry[1]
-            self._pump(deadline, what=f"reply to request {request_id!r}")
+        entry = next((e for e in self._open if e.request_id == request_id and not e.abandoned), None)
+        if entry is None:
+            raise ProtocolError(f"no open request with id {request_id!r}")
+        while entry.reply is None:
+            try:
+                self._pump(deadline, what=f"reply to request {request_id!r}")
+            except TimeoutError:
+                entry.abandoned = True
+                raise
+        self._open.remove(entry)
+        return entry.reply
 
     def request_with_fds(self, op: str, /, *, fds: Sequence[FdLike] = (), timeout: Any = ..., **fields: Any) -> Reply:
         """Send a request, wait for its reply; returns ``(reply, fds)``.
         Raises :class:`MioError` on ``ok:false``. The caller owns the fds."""
+        timeout = resolve_timeout(timeout, self.timeout)  # a bad one is refused before anything is sent
         request_id = self.send_request(op, fds=fds, **fields)
         reply, got = self.wait_reply(request_id, timeout)
         return check_reply(reply, got)
@@ -182,21 +207,14 @@ class Client:
             return self.request("wake", token=token)
         return self.request("wake", token=token, session=session)
 
-    def poll(self, timeout_ms: Optional[int] = None, max_events: Optional[int] = None, *, timeout: Any = ...) -> List[Dict[str, Any]]:
-        """``poll`` (only in ``delivery:"poll"`` sessions). ``timeout_ms=None``
-        waits forever on the daemon's side; ``timeout`` bounds the wait here
-        (default: ``timeout_ms`` plus the client's timeout)."""
-        fields: Dict[str, Any] = {}
-        if timeout_ms is not None:
-            fields["timeout_ms"] = timeout_ms
-        if max_events is not None:
-            fields["max_events"] = max_events
-        if timeout is ...:
-            if timeout_ms is None or self.timeout is None:
-                timeout = None
-            else:
-                timeout = self.timeout + timeout_ms / 1000.0
-        return list(self.request("poll", timeout=timeout, **fields)["events"])
+    def poll(self, timeout: Optional[float] = None, max_events: Optional[int] = None, *, timeout_ms: Optional[int] = None) -> List[Event]:
+        """Wait for readiness as mio's ``Poll::poll`` does (only in
+        ``delivery="poll"`` sessions): ``timeout`` in seconds, ``None`` for
+        ever, ``0`` return at once. The reply is awaited for that long plus
+        the client's timeout. (``timeout_ms`` is 0.1's spelling.)"""
+        fields, poll_timeout = poll_fields(timeout, max_events, timeout_ms)
+        reply = self.request("poll", timeout=reply_wait(poll_timeout, self.timeout), **fields)
+        return [Event.from_wire(obj) for obj in reply["events"]]
 
     def fetch(self, token: int, deregister: bool = False) -> int:
         """Get the held fd back (a duplicate). The caller owns the returned fd."""
@@ -220,10 +238,11 @@ class Client:
 
     # -- events -------------------------------------------------------------
 
-    def next_event(self, timeout: Any = ...) -> Optional[Dict[str, Any]]:
-        """The next event line (``ready``, ``shutdown``, ``session_taken``), or
-        ``None`` on timeout. Raises :class:`ConnectionClosed` at end of stream
-        once queued events are taken."""
+    def next_event(self, timeout: Any = ...) -> Optional[AnyEvent]:
+        """The next :class:`Event` or :class:`Notice`, or ``None`` after
+        ``timeout`` seconds (default: the client's timeout; ``None``: wait
+        for ever). Raises :class:`ConnectionClosed` at end of stream once
+        queued events are taken."""
         deadline = self._deadline(timeout)
         while not self._events:
             if self._eof:
@@ -232,7 +251,7 @@ class Client:
                 return None
         return self._events.popleft()
 
-    def events(self, timeout: Any = ...) -> Iterator[Dict[str, Any]]:
+    def events(self, timeout: Any = ...) -> Iterator[AnyEvent]:
         """Yield events until none arrives for ``timeout`` seconds (or EOF)."""
         while True:
             try:
@@ -243,17 +262,64 @@ class Client:
                 return
             yield event
 
-    def pending_events(self) -> List[Dict[str, Any]]:
+    def __iter__(self) -> Iterator[AnyEvent]:
+        """Every event until the daemon closes the connection (no timeout),
+        as ``async for`` on an :class:`AsyncClient`."""
+        return self.events(None)
+
+    def pending_events(self) -> List[AnyEvent]:
         """Take the events already queued, without waiting."""
         out = list(self._events)
         self._events.clear()
         return out
 
+    # -- callbacks ----------------------------------------------------------
+
+    def on(self, token: int, callback: Callback) -> None:
+        """Have :meth:`run` call ``callback(event)`` for each event of ``token``."""
+        self._callbacks.on(token, callback)
+
+    def off(self, token: int) -> None:
+        self._callbacks.off(token)
+
+    def on_notice(self, callback: Optional[Callback]) -> None:
+        """Have :meth:`run` call ``callback(notice)`` for ``shutdown`` and
+        ``session_taken`` instead of returning it."""
+        self._callbacks.on_notice(callback)
+
+    @property
+    def unhandled_events(self) -> int:
+        """Events :meth:`run` met for tokens without a callback (dropped)."""
+        return self._callbacks.unhandled
+
+    def run(self) -> Optional[Notice]:
+        """Call the :meth:`on` callbacks, event by event, in arrival order.
+        Returns ``None`` when the daemon closes the connection or a callback
+        called :meth:`stop`, or the first :class:`Notice` that has no
+        :meth:`on_notice` callback. An exception in a callback ends ``run``
+        and propagates."""
+        self._callbacks.stopping = False
+        while not self._callbacks.stopping:
+            try:
+                event = self.next_event(None)
+            except ConnectionClosed:
+                return None
+            assert event is not None
+            callback = self._callbacks.target(event)
+            if callback is not None:
+                callback(event)
+            elif isinstance(event, Notice):
+                return event
+        return None
+
+    def stop(self) -> None:
+        """End :meth:`run` after the callback that calls this."""
+        self._callbacks.stopping = True
+
     # -- internals ----------------------------------------------------------
 
     def _deadline(self, timeout: Any) -> Optional[float]:
-        if timeout is ...:
-            timeout = self.timeout
+        timeout = resolve_timeout(timeout, self.timeout)
         return None if timeout is None else time.monotonic() + timeout
 
     def _pump(self, deadline: Optional[float], what: str, raise_on_timeout: bool = True) -> bool:
@@ -271,7 +337,7 @@ class Client:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 if raise_on_timeout:
-                    raise TimeoutError(f"no {what} from mio-daemon in time")
+                    raise TimeoutError(f"no {what} from mio-daemon at {self.path} in time")
                 return False
         try:
             data, fds = recv_chunk(sock)
@@ -288,7 +354,7 @@ class Client:
         return True
 
     def _fail_open(self) -> None:
-        if any(entry[1] is None for entry in self._open):
+        if any(entry.reply is None and not entry.abandoned for entry in self._open):
             if self.stray_replies:
                 stray = self.stray_replies[-1]
                 if stray.get("ok") is False:
@@ -302,12 +368,16 @@ class Client:
         obj = decode_line(line)
         if is_event(obj):
             close_fds(fds)
-            self._events.append(obj)
+            self._events.append(event_from_line(obj))
             return
         for entry in self._open:
-            if entry[1] is None:
-                check_reply_id(entry[0], obj)
-                entry[1] = (obj, fds)
+            if entry.reply is None:
+                check_reply_id(entry.request_id, obj)
+                if entry.abandoned:  # its caller gave up waiting
+                    self._open.remove(entry)
+                    close_fds(fds)
+                else:
+                    entry.reply = (obj, fds)
                 return
         close_fds(fds)
         self.stray_replies.append(obj)
@@ -318,4 +388,4 @@ def connect(path: Optional[str] = None, **kwargs: Any) -> Client:
     return Client(path, **kwargs)
 
 
-__all__ = ["Client", "connect", "MioError", "ConnectionClosed", "ProtocolError"]
+__all__ = ["Client", "connect", "MioError", "ConnectionClosed", "ProtocolError", "Event", "Notice"]
