@@ -229,7 +229,16 @@ def test_daemon_writes_only_head_overflow_and_records(daemon, rings):
 
 # ------------------------------------------------------------------ the doorbell and the memfd
 
-@pytest.mark.parametrize("blocking", [False, True], ids=["nonblocking", "O_NONBLOCK_cleared"])
+# The daemon's doorbell is the same open file description as the client's
+# copy (an eventfd cannot be reopened), so the client can clear O_NONBLOCK
+# on it; with the counter at its maximum the daemon's write(2) then blocks
+# the whole daemon. Fixed by a doorbell the client cannot reach the
+# daemon's end of, e.g. a pipe (docs/protocol.md, proposed in this branch).
+DOORBELL_SHARED = pytest.mark.xfail(strict=True, reason="the daemon writes the doorbell through a file description the client shares")
+
+
+@pytest.mark.parametrize("blocking", [False, pytest.param(True, marks=DOORBELL_SHARED)],
+                         ids=["nonblocking", "O_NONBLOCK_cleared"])
 def test_doorbell_counter_at_its_maximum(daemon, rings, fds, blocking):
     """The doorbell's counter set to its maximum (0xfffffffffffffffe), so a
     write of 1 cannot complete, while the consumer says it sleeps. The

@@ -48,8 +48,11 @@ static bool power_of_two(uint64_t v) {
     return v != 0 && (v & (v - 1)) == 0;
 }
 
-/* Whether fd is an eventfd, as far as /proc can tell (without /proc: yes). */
-static bool is_eventfd(int fd) {
+/* Whether fd can be a doorbell: an eventfd (as far as /proc can tell;
+ * without /proc: yes), or the read end of a pipe, which reads the same way. */
+static bool is_doorbell(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) return true;
     char path[64], target[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(path, target, sizeof target - 1);
@@ -95,7 +98,7 @@ int mioc_ring_open(struct mioc_ring *r, int memfd, int doorbell, uint64_t want_e
     // does not get us to map gigabytes.
     size_t largest = 256 + (size_t)RING_MAX_ENTRIES * RING_RECORD_SIZE + 65536;
     if (!S_ISREG(st.st_mode) || seals < 0 || !(seals & F_SEAL_SHRINK) || st.st_size < HEADER_END ||
-        (uint64_t)st.st_size > largest || !is_eventfd(doorbell))
+        (uint64_t)st.st_size > largest || !is_doorbell(doorbell))
         goto fail;
     void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
     if (map == MAP_FAILED) {
@@ -203,10 +206,12 @@ bool mioc_ring_armed(const struct mioc_ring *r) {
 }
 
 void mioc_ring_clear_doorbell(struct mioc_ring *r) {
-    uint64_t count;
+    // One read: an eventfd's 8 bytes, or what a pipe holds (the rest, if
+    // any, keeps the doorbell readable for the next look).
+    unsigned char bytes[512];
     ssize_t n;
     do {
-        n = read(r->doorbell, &count, sizeof count);
+        n = read(r->doorbell, bytes, sizeof bytes);
     } while (n < 0 && errno == EINTR);
 }
 

@@ -153,8 +153,10 @@ static int service_fds(mio_client *c, int timeout_ms) {
 static int wait_ring(mio_client *c, mio_event *events, int n, int cap, int timeout_ms) {
     struct mioc_ring *r = &c->ring;
     // Armed by the last wait(..., 0) or mio_client_pending(): while we work,
-    // the daemon need not ring.
-    if (mioc_ring_armed(r)) mioc_ring_disarm(r);
+    // the daemon need not ring. A foreign loop was probably woken by the
+    // doorbell then: a timeout-0 wait clears it, or the loop would wake again.
+    bool was_armed = mioc_ring_armed(r);
+    if (was_armed) mioc_ring_disarm(r);
     int64_t deadline_ms = timeout_ms > 0 ? mioc_now_ms() + timeout_ms : -1;
     bool looked = false, timed_out = false;
     for (;;) {
@@ -171,7 +173,7 @@ static int wait_ring(mio_client *c, mio_event *events, int n, int cap, int timeo
         if (c->dead) return n > 0 ? n : -c->dead;
         if (timed_out) return n;
         if (timeout_ms == 0) {
-            if (n == 0 && !looked) {
+            if ((n == 0 || was_armed) && !looked) {
                 looked = true;
                 int got = service_fds(c, 0);
                 if (got < 0) return got;
