@@ -62,12 +62,12 @@ $(BENCH_BIN)/%: Benchmarks/c/%.c
 	@mkdir -p $(BENCH_BIN)
 	gcc -O2 -Wall -o $@ $< -lpthread
 
-# The relay through libmio-client, linked to the shared library as users do.
-$(BENCH_BIN)/libmio_client_relay: Benchmarks/c/libmio_client_relay.c Benchmarks/c/bench_common.h c-client
+# The relay and fanout through libmio-client, linked to the shared library as users do.
+$(BENCH_BIN)/libmio_client_%: Benchmarks/c/libmio_client_%.c Benchmarks/c/bench_common.h c-client
 	@mkdir -p $(BENCH_BIN)
 	gcc -O2 -Wall -I$(C_CLIENT)/include -o $@ $< -L$(C_CLIENT)/build -lmio-client -Wl,-rpath,$(CURDIR)/$(C_CLIENT)/build
 
-bench: release $(BENCH_BIN)/fanout_epoll $(BENCH_BIN)/libmio_client_relay
+bench: release $(BENCH_BIN)/fanout_epoll $(BENCH_BIN)/libmio_client_relay $(BENCH_BIN)/libmio_client_fanout
 	python3 Benchmarks/bench.py $(WORKLOADS)
 
 # libFuzzer, FUZZ_SECONDS per target (CI: 60). The corpus grows under

@@ -13,6 +13,15 @@ Workloads:
                 library) against the raw C client, both on the daemon
   relay_rust    the same through the Rust crate (clients/rust, its
                 relay_bench example built release by cargo, offline)
+  ring_fanout   fanout through the shared-memory ring (libmio-client,
+                libmio_client_fanout.c) against fanout_baseline.c, and the
+                same through libmio-client over event lines; each placed
+                both ways in the same run: pinned (everything on CPU 0) and
+                split (daemon, client and C loop unpinned)
+  ring_relay    the relay through the ring (libmio_client_relay ring)
+                against the JSON relay on the same daemon (the raw C
+                client, and libmio-client over event lines) and the C
+                epoll relay (relay_baseline.c); pinned and split as above
   relay         one pipe through the daemon: write 1 byte, wait for the event
                 line, drain; against relay_baseline.c (the pipe passed by
                 SCM_RIGHTS, EPOLLIN|EPOLLET, a 64-byte record per edge)
@@ -96,24 +105,32 @@ def build_c():
         cmd = ["gcc", "-O2", "-Wall", "-o", str(out), str(src), "-lpthread"]
         print(" ".join(cmd), file=sys.stderr)
         subprocess.run(cmd, check=True)
-    build_libmio_client_relay()
+    build_libmio_client_programs()
 
 
-def build_libmio_client_relay():
-    """Benchmarks/bin/libmio_client_relay, linked to libmio-client's shared
+LIBMIO_PROGRAMS = ["libmio_client_relay", "libmio_client_fanout"]
+
+
+def build_libmio_client_programs():
+    """Benchmarks/bin/libmio_client_*, linked to libmio-client's shared
     library (built by clients/c's Makefile first), as the Makefile's rule."""
     subprocess.run(["make", "-s", "-C", str(C_CLIENT), "all"], check=True)
-    src, out = C_DIR / "libmio_client_relay.c", BIN / "libmio_client_relay"
-    deps = [src, C_DIR / "bench_common.h", C_CLIENT / "include" / "mio-client.h", C_CLIENT / "build" / "libmio-client.so.0"]
-    if out.exists() and all(out.stat().st_mtime >= d.stat().st_mtime for d in deps):
-        return
-    cmd = ["gcc", "-O2", "-Wall", f"-I{C_CLIENT / 'include'}", "-o", str(out), str(src),
-           f"-L{C_CLIENT / 'build'}", "-lmio-client", f"-Wl,-rpath,{C_CLIENT / 'build'}"]
-    print(" ".join(cmd), file=sys.stderr)
-    subprocess.run(cmd, check=True)
+    for name in LIBMIO_PROGRAMS:
+        src, out = C_DIR / f"{name}.c", BIN / name
+        deps = [src, C_DIR / "bench_common.h", C_CLIENT / "include" / "mio-client.h",
+                C_CLIENT / "build" / "libmio-client.so.0"]
+        if out.exists() and all(out.stat().st_mtime >= d.stat().st_mtime for d in deps):
+            continue
+        cmd = ["gcc", "-O2", "-Wall", f"-I{C_CLIENT / 'include'}", "-o", str(out), str(src),
+               f"-L{C_CLIENT / 'build'}", "-lmio-client", f"-Wl,-rpath,{C_CLIENT / 'build'}"]
+        print(" ".join(cmd), file=sys.stderr)
+        subprocess.run(cmd, check=True)
 
 
 def pinned(argv, cpus=CPUS):
+    """argv under `taskset -c cpus`; cpus None: unpinned, as it is."""
+    if cpus is None:
+        return [str(a) for a in argv]
     return ["taskset", "-c", cpus] + [str(a) for a in argv]
 
 
@@ -137,19 +154,21 @@ def client(*args, timeout=120, ok_codes=(0,)):
 
 
 class Server:
-    """A server process (the daemon or a C baseline) pinned to SERVER_CPU in
-    a fresh directory, up once its socket accepts; SIGTERM at the end."""
+    """A server process (the daemon or a C baseline) pinned to `cpus`
+    (default SERVER_CPU; None: unpinned) in a fresh directory, up once its
+    socket accepts; SIGTERM at the end."""
 
-    def __init__(self, argv_for_socket, name):
+    def __init__(self, argv_for_socket, name, cpus=SERVER_CPU):
         self.argv_for_socket = argv_for_socket
         self.name = name
+        self.cpus = cpus
 
     def __enter__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="mio-bench-", dir="/tmp"))
         self.socket = self.dir / "mio.sock"
         self.log = open(self.dir / "stderr.log", "w+")
         env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
-        self.proc = subprocess.Popen(pinned(self.argv_for_socket(self.socket), SERVER_CPU), env=env,
+        self.proc = subprocess.Popen(pinned(self.argv_for_socket(self.socket), self.cpus), env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
         self.pid = self.proc.pid  # taskset execs: the same pid
         deadline = time.monotonic() + 10
@@ -188,14 +207,14 @@ class Server:
         return False
 
 
-def daemon():
+def daemon(cpus=SERVER_CPU):
     if not DAEMON.exists():
         raise Skip(f"{DAEMON} is not built (make release)")
-    return Server(lambda sock: [DAEMON, "--socket", sock, "--log-level", "warning"], "mio-daemon")
+    return Server(lambda sock: [DAEMON, "--socket", sock, "--log-level", "warning"], "mio-daemon", cpus)
 
 
-def baseline_server(name):
-    return Server(lambda sock: [BIN / name, sock], name)
+def baseline_server(name, cpus=SERVER_CPU):
+    return Server(lambda sock: [BIN / name, sock], name, cpus)
 
 
 def summary(values):
@@ -348,6 +367,87 @@ def fanout():
                      {"pipes": pipes, "rounds": rounds, "ours": o, "baseline": b})]
 
 
+# The ring workloads run each placement in the same run: pinned (taskset -c
+# 0 for the daemon, the client and the C loop) and split (none of them
+# pinned: each may use both CPUs, so the daemon and its client pipeline).
+PLACEMENTS = [("pinned", "0"), ("split", None)]
+
+
+def ring_fanout():
+    """4096 pipes, 1 byte each per round, until every token was seen (and
+    its pipe drained): through the ring and over event lines, both via
+    libmio-client, against the C epoll loop placed the same way."""
+    pipes, rounds = 4096, 100
+    targets = {"pinned": 0.85, "split": 1.0}
+    rows = []
+    for placement, cpus in PLACEMENTS:
+        def through(delivery, cpus=cpus):
+            def run():
+                with daemon(cpus) as d:
+                    result = run_json([BIN / "libmio_client_fanout", d.socket, pipes, rounds, delivery], cpus=cpus)
+                if result["events"] != pipes * rounds:
+                    raise RuntimeError(f"fanout through the {delivery}: {result['events']} of {pipes * rounds} tokens seen")
+                return result
+            return run
+
+        def base(cpus=cpus):
+            return run_json([BIN / "fanout_baseline", pipes, rounds], cpus=cpus)
+
+        ring_runs, base_runs = interleaved(through("ring"), base)
+        stream_runs = [through("stream")() for _ in range(REPS)]
+        rate = lambda runs: [r["events_per_second"] for r in runs]
+        target = targets[placement]
+        rows.append(compared(f"ring fanout, {placement}", "events/s", rate(ring_runs), rate(base_runs), f">= {target:.2f}x",
+                             target, True, {"pipes": pipes, "rounds": rounds, "ours": ring_runs, "baseline": base_runs}))
+        rows.append(compared(f"libmio JSON fanout, {placement}", "events/s", rate(stream_runs), rate(base_runs), "-", None,
+                             True, {"ours": stream_runs}))
+    return rows
+
+
+def ring_relay():
+    """One pipe, write 1 byte, wait for its event, drain: through the ring
+    (libmio-client) against the JSON relay on the same daemon (the raw C
+    client; libmio-client over event lines) and the C epoll relay."""
+    rounds = 20000
+    rows = []
+    for placement, cpus in PLACEMENTS:
+        runs = {"ring": [], "json_c": [], "json_libmio": []}
+        base_runs = []
+        for rep in range(REPS):
+            # One daemon for the three clients of a repetition, their order
+            # turned each time; the C relay server alternates with it.
+            def on_daemon():
+                with daemon(cpus) as d:
+                    order = ["ring", "json_c", "json_libmio"]
+                    for kind in order[rep % 3:] + order[:rep % 3]:
+                        if kind == "ring":
+                            argv = [BIN / "libmio_client_relay", d.socket, rounds, "ring"]
+                        elif kind == "json_libmio":
+                            argv = [BIN / "libmio_client_relay", d.socket, rounds, "stream"]
+                        else:
+                            argv = [BIN / "daemon_client", "relay", d.socket, rounds]
+                        runs[kind].append(run_json(argv, cpus=cpus))
+
+            def on_baseline():
+                with baseline_server("relay_baseline", cpus) as s:
+                    base_runs.append(run_json([BIN / "daemon_client", "relay", s.socket, rounds], cpus=cpus))
+
+            for step in ((on_daemon, on_baseline) if rep % 2 == 0 else (on_baseline, on_daemon)):
+                step()
+        pick = lambda rs, key: [r[key] for r in rs]
+        rows += [
+            compared(f"ring relay p50 vs JSON (C client), {placement}", "us", pick(runs["ring"], "p50_us"),
+                     pick(runs["json_c"], "p50_us"), "<= 1.00x", 1.0, False, {"rounds": rounds, **runs}),
+            compared(f"ring relay p50 vs JSON (libmio), {placement}", "us", pick(runs["ring"], "p50_us"),
+                     pick(runs["json_libmio"], "p50_us"), "-", None, False),
+            compared(f"ring relay p99 vs JSON (C client), {placement}", "us", pick(runs["ring"], "p99_us"),
+                     pick(runs["json_c"], "p99_us"), "-", None, False),
+            compared(f"ring relay p50 vs C epoll relay, {placement}", "us", pick(runs["ring"], "p50_us"),
+                     pick(base_runs, "p50_us"), "-", None, False, {"baseline": base_runs}),
+        ]
+    return rows
+
+
 def registration():
     """Register then deregister 10000 pipes, one request and reply at a time."""
     count = 10000
@@ -416,8 +516,8 @@ def start():
     return [absolute("start (to READY=1)", "ms", [r["ms"] for r in runs], "< 50", lambda v: v < 50, runs)]
 
 
-WORKLOADS = [core_fanout, relay, relay_swift, relay_libmio, relay_rust, fanout, registration, memory, slowreader, idle,
-             start]
+WORKLOADS = [core_fanout, relay, relay_swift, relay_libmio, relay_rust, fanout, ring_fanout, ring_relay, registration,
+             memory, slowreader, idle, start]
 
 
 # ----------------------------------------------------------------- output
@@ -435,17 +535,17 @@ def cell(s):
 
 
 def print_table(results, skipped, failed):
-    head = f"{'workload':<32} {'unit':<9} {'ours: median (min-max)':<32} {'C baseline: median (min-max)':<32} {'ratio':>6}  {'target':<9} result"
+    head = f"{'workload':<46} {'unit':<9} {'ours: median (min-max)':<32} {'C baseline: median (min-max)':<32} {'ratio':>6}  {'target':<9} result"
     print("\n" + head)
     print("-" * len(head))
     for r in results:
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
         verdict = "-" if r["met"] is None else ("met" if r["met"] else "NOT met")
-        print(f"{r['workload']:<32} {r['unit']:<9} {cell(r['ours']):<32} {cell(r['baseline']):<32} {ratio:>6}  {r['target']:<9} {verdict}")
+        print(f"{r['workload']:<46} {r['unit']:<9} {cell(r['ours']):<32} {cell(r['baseline']):<32} {ratio:>6}  {r['target']:<9} {verdict}")
     for name, why in skipped:
-        print(f"{name:<32} skipped: {why}")
+        print(f"{name:<46} skipped: {why}")
     for name, why in failed:
-        print(f"{name:<32} FAILED: {why}")
+        print(f"{name:<46} FAILED: {why}")
 
 
 def main():

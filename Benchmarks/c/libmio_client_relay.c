@@ -2,9 +2,10 @@
 // `daemon_client relay` (one pipe as token 1; per round: write 1 byte, wait
 // for its event, drain the pipe), with mio_client_wait(-1) in place of the
 // raw client's read-and-scan. Same output line, so bench.py compares the two
-// on the same daemon.
+// on the same daemon. With "ring", the events come through the
+// shared-memory ring (docs/protocol.md, "Ring delivery").
 //
-//   libmio_client_relay SOCK ROUNDS
+//   libmio_client_relay SOCK ROUNDS [ring|stream]
 //
 // Built against clients/c's shared library by the Makefile's rule (or by
 // bench.py): -Iclients/c/include -Lclients/c/build -lmio-client, with an rpath.
@@ -22,11 +23,13 @@ static void check(int r, mio_client *c, const char *what) {
 int main(int argc, char **argv) {
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
-    if (argc < 2) fail("%s", "usage: libmio_client_relay SOCK [ROUNDS]");
+    if (argc < 2) fail("%s", "usage: libmio_client_relay SOCK [ROUNDS] [ring|stream]");
     int rounds = argc > 2 ? atoi(argv[2]) : 20000;
+    int ring = argc > 3 && strcmp(argv[3], "ring") == 0;
     int warmup = rounds / 20 + 10;
     mio_client *c = NULL;
     check(mio_client_connect(argv[1], &c), c, "mio_client_connect");
+    if (ring) check(mio_client_enable_ring(c, 0), c, "mio_client_enable_ring");
     int fds[2];
     if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) die("pipe2");
     check(mio_client_register(c, fds[0], 1, MIO_INTEREST_READABLE, 0), c, "mio_client_register");
