@@ -109,6 +109,17 @@ def test_bad_ring_entries_is_bad_request(daemon, fds, entries):
     daemon.close_all_and_check_fds()
 
 
+@pytest.mark.parametrize("delivery", [None, "stream", "poll"])
+def test_ring_entries_without_ring_delivery_is_bad_request(daemon, delivery):
+    conn = daemon.raw()
+    request = {"op": "hello", "id": 1, "ring_entries": 64}
+    if delivery:
+        request["delivery"] = delivery
+    assert_error(conn.request(request), "bad_request", 1)
+    conn.ping()
+    daemon.close_all_and_check_fds()
+
+
 # ------------------------------------------------------------------ records
 
 def gather(json_conn, ring_conn, ring: Ring, want: set) -> Tuple[Dict[int, int], Dict[int, int]]:
