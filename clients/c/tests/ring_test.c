@@ -36,13 +36,16 @@ static mio_client *last_client;
 // ------------------------------------------------------------------ counting allocations
 // Every malloc of this process goes through these (glibc lets a program
 // replace them); `counting` is set around the calls that must not allocate.
+// Not under AddressSanitizer, which has its own.
 
+static __thread int counting;
+static __thread long allocations __attribute__((unused));
+#ifndef __SANITIZE_ADDRESS__
+#define COUNTS_ALLOCATIONS 1
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
-static __thread int counting;
-static __thread long allocations;
 
 void *malloc(size_t n) {
     if (counting) allocations++;
@@ -59,6 +62,7 @@ void *realloc(void *p, size_t n) {
 void free(void *p) {
     __libc_free(p);
 }
+#endif
 
 // ------------------------------------------------------------------ checks
 
@@ -546,7 +550,9 @@ static void no_allocation_in(mio_client *c) {
     }
     pthread_join(t, NULL);
     CHECK(events >= PIPES * ROUNDS);
+#ifdef COUNTS_ALLOCATIONS
     IS((int)allocations, 0);
+#endif
     for (int i = 0; i < PIPES; i++) {
         close(rd[i]);
         close(wr[i]);
