@@ -120,3 +120,43 @@ def test_fd_store_budget_does_not_starve_other_connections(tmp_path, daemon_fact
         os.close(r)
         listener.close()
         manager.close()
+
+
+def test_restore_keeps_a_name_in_the_store_when_its_first_copy_is_refused(tmp_path, daemon_factory):
+    """Two copies under one name, the first refused, the second restored:
+    the name must still be in the store, since the daemon holds it.
+
+    ``restore`` sends FDSTOREREMOVE for the refused first copy at once
+    (``fdStore.forget``), and systemd removes every fd under that name; the
+    second copy is then restored with ``storedName = name`` ("already in the
+    store"), so it is held but stored nowhere, and lost at the next crash.
+    The fake manager starts with the name stored, as systemd had it."""
+    manager = FakeManager(str(tmp_path / "notify.sock"))
+    sock_path = str(tmp_path / "mio.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(16)
+    uid = os.getuid()
+    name = f"mio~{uid}~keep~9~r~e~w"
+    pipe_r, pipe_w = os.pipe()          # not an eventfd: refused as a waker
+    waker_fd = os.eventfd(0, os.EFD_NONBLOCK)
+    with manager.lock:
+        manager.store[name] = os.dup(waker_fd)
+    try:
+        d = daemon_factory(listen_fds=[(listener.fileno(), "mio-daemon.socket"), (pipe_r, name), (waker_fd, name)],
+                           socket_path=sock_path, socket_flag=False, env={"NOTIFY_SOCKET": manager.path}, wait=False)
+        manager.wait_for("READY=1")
+        d.wait_ready()
+        client = d.raw(strict=False)
+        assert client.request({"op": "hello", "session": "keep"})["ok"]
+        listed = [r["token"] for r in client.request({"op": "list"})["registrations"]]
+        assert listed == [9], listed
+        manager.pump(0.3)
+        with manager.lock:
+            names = set(manager.store)
+        assert names == {name}, f"the daemon holds token 9 but the store has {names or 'nothing'}"
+    finally:
+        for fd in (pipe_r, pipe_w, waker_fd):
+            os.close(fd)
+        listener.close()
+        manager.close()
