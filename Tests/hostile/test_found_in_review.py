@@ -1,6 +1,9 @@
-"""Review of the restructure (a3a4bed) and the fd store mirror (2e3facc):
-defects shown against the real daemon. Each test fails on main as of
-ea0f367 and says why in its docstring."""
+"""Defects a review of the restructure (a3a4bed) and the fd store mirror
+(2e3facc) found, shown against the real daemon: each test failed before
+its fix (ea0f367) and its docstring says why.
+
+Which suite: Tests/hostile tests clients that break the rules or push the
+limits; each test ends with the daemon healthy."""
 import os
 import socket
 import threading
