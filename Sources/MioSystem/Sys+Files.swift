@@ -73,6 +73,16 @@ extension Sys {
         }
     }
 
+    /// Whether two fds are the same open file (`kcmp(KCMP_FILE)`); nil
+    /// when the kernel cannot tell.
+    package static func isSameOpenFile(_ a: Int32, _ b: Int32) -> Bool? {
+        switch cmio_same_open_file(a, b) {
+        case 1: return true
+        case 0: return false
+        default: return nil
+        }
+    }
+
     /// `fcntl(F_GETFD)`, only to ask whether `fd` is open.
     package static func isOpen(_ fd: Int32) -> Bool {
         fcntl(fd, F_GETFD) >= 0

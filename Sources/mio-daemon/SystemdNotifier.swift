@@ -35,24 +35,28 @@ final class SystemdNotifier: ServiceManager {
 
     func notify(_ state: String) { send(state) }
 
-    func store(_ fd: Int32, name: String) {
+    func store(_ fd: Int32, name: String) -> Bool {
         send("FDSTORE=1\nFDNAME=\(name)\nFDPOLL=0", fds: [fd])
     }
 
-    func removeStored(name: String) {
+    func removeStored(name: String) -> Bool {
         send("FDSTOREREMOVE=1\nFDNAME=\(name)")
     }
 
-    /// Sends one state line; repeated identical `STATUS=` lines are skipped.
-    func send(_ state: String, fds: [Int32] = []) {
+    /// Sends one state line; repeated identical `STATUS=` lines are
+    /// skipped. Returns whether it was sent.
+    @discardableResult
+    func send(_ state: String, fds: [Int32] = []) -> Bool {
         if state.hasPrefix("STATUS=") {
-            if state == lastStatus { return }
+            if state == lastStatus { return true }
             lastStatus = state
         }
         do {
             try Sys.sendDatagram(toUnixPath: socketPath, state, fds: fds)
+            return true
         } catch {
-            logger.warning("sd_notify \(state): \(error)")
+            logger.warning("sd_notify \(state.prefix(80)): \(error)")
+            return false
         }
     }
 }

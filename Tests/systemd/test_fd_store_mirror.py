@@ -101,3 +101,34 @@ def test_store_follows_every_reply_and_survives_sigkill(tmp_path, daemon_factory
                     pass
         listener.close()
         manager.close()
+
+
+def test_a_second_copy_of_a_stored_open_file_is_refused(tmp_path, daemon_factory, fds):
+    """systemd's fd store keeps one copy of an open file (it compares new
+    fds with kcmp and drops a duplicate), so a persistent session may not
+    hold the same open file twice: it could not survive a restart."""
+    manager = FakeManager(str(tmp_path / "notify.sock"))
+    try:
+        d = daemon_factory(env={"NOTIFY_SOCKET": manager.path})
+        c = d.raw()
+        r, w = fds.pipe()
+        c.ok({"op": "hello", "session": "dup", "persist": True})
+        c.ok({"op": "register", "token": 1, "interest": ["readable"]}, [r])
+        refused = c.request({"op": "register", "token": 2, "interest": ["readable"]}, [r])
+        assert refused["ok"] is False and refused["error"]["code"] == "bad_fd", refused
+        assert "token 1" in refused["error"]["message"], refused
+        other = os.pipe()
+        try:
+            c.ok({"op": "register", "token": 3, "interest": ["readable"]}, [other[0]])  # another file: fine
+        finally:
+            os.close(other[0]), os.close(other[1])
+        expected = {f"mio~{os.getuid()}~dup~1~r~e~f", f"mio~{os.getuid()}~dup~3~r~e~f"}
+        assert _settled_store(manager, expected) == expected
+        # An anonymous session (not stored) may hold the same file twice.
+        a = d.raw()
+        a.ok({"op": "register", "token": 1, "interest": ["readable"]}, [r])
+        a.ok({"op": "register", "token": 2, "interest": ["writable"]}, [r])
+        c.close(), a.close()
+        d.expect_fd_count(d.fd_baseline + 2, what="the persistent session's two pipes")
+    finally:
+        manager.close()

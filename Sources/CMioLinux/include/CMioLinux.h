@@ -80,6 +80,10 @@ int cmio_connect_unix(int sockfd, const char *path);
 /// Returns the address length, or -1 with errno (ENOTSOCK etc.).
 int cmio_unix_sockname(int sockfd, int peer, void *out, size_t outlen, int *family);
 
+/// kcmp(KCMP_FILE) of two fds of this process: 1 when they are the same
+/// open file (as systemd's fd store compares them), 0 when not, -1 on error.
+int cmio_same_open_file(int a, int b);
+
 /// memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING).
 int cmio_memfd_sealable(const char *name);
 /// fcntl(F_ADD_SEALS) of F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: the size is fixed.

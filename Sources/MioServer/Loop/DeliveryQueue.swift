@@ -21,6 +21,9 @@ final class DeliveryQueue {
     }
 
     private var scheduled: [Connection] = []
+    /// Connections that waited this turn: serviced first next turn, the
+    /// last to wait first.
+    private var scheduledFirst: [Connection] = []
     /// The list being worked through; swapped with `scheduled` each turn,
     /// so neither is allocated per turn.
     private var batch: [Connection] = []
@@ -29,7 +32,7 @@ final class DeliveryQueue {
     /// Connections not read while the daemon's budget of fds in flight is spent.
     private var fdBudgetWaiters: [Connection] = []
 
-    var hasScheduled: Bool { !scheduled.isEmpty }
+    var hasScheduled: Bool { !scheduled.isEmpty || !scheduledFirst.isEmpty }
 
     // MARK: - Connections
 
@@ -39,10 +42,22 @@ final class DeliveryQueue {
         scheduled.append(connection)
     }
 
+    /// Schedules `connection` ahead of the others for the next turn (it
+    /// waited this turn for something another used up).
+    func scheduleFirst(_ connection: Connection) {
+        guard !connection.queueMark.isScheduled, !connection.isClosed else { return }
+        connection.queueMark.isScheduled = true
+        scheduledFirst.insert(connection, at: 0)
+    }
+
     /// Runs `body` for each connection scheduled before this call; those it
     /// schedules again wait for the next call.
     func serviceScheduled(_ body: (Connection) -> Void) {
         swap(&scheduled, &batch)
+        if !scheduledFirst.isEmpty {
+            batch.insert(contentsOf: scheduledFirst, at: 0)
+            scheduledFirst.removeAll(keepingCapacity: true)
+        }
         for connection in batch {
             connection.queueMark.isScheduled = false
             body(connection)

@@ -47,8 +47,13 @@ extension Server {
         while true {
             while connection.hasQueuedLines {
                 guard connection.canProcess else { return false }
-                // PID 1 takes at most so many fd store operations a turn.
-                guard fdStore.hasBudget else { return true }
+                // PID 1 takes at most so many fd store operations a turn:
+                // past them, requests of persistent sessions wait, and go
+                // first next turn.
+                guard fdStore.hasBudget || !connection.session.persistent else {
+                    queue.scheduleFirst(connection)
+                    return false
+                }
                 process(connection.nextLine(), on: connection)
             }
             guard connection.canProcess, connection.mayRead else { return false }

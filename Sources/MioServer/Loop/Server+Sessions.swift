@@ -25,18 +25,25 @@ extension Server {
         ledger.remove(.registration(ownFd: registration.isWaker), uid: registration.session.uid)
     }
 
-    /// Adds a registration, already watched, to its session and the counts.
-    func add(_ registration: Registration, to session: Session) {
+    /// Adds a registration, already watched, to its session and the counts
+    /// (and, for a persistent session, to the fd store, unless `storing`
+    /// is false: an fd the store handed back is there already).
+    func add(_ registration: Registration, to session: Session, storing: Bool = true) {
         session.add(registration)
         ledger.add(.registration(ownFd: registration.isWaker), uid: session.uid)
-        if session.persistent { fdStore.store(registration) }
+        if session.persistent, storing { fdStore.store(registration) }
     }
 
     /// The session outlives its connections from now on, and under a
     /// service manager its fds go to the fd store.
     func makePersistent(_ session: Session) {
         session.persistent = true
-        for registration in session.registrations.values { fdStore.store(registration) }
+        for registration in session.registrations.values {
+            fdStore.store(registration)
+            if registration.storedName == nil, fdStore.manager != nil {
+                logger.warning("session \"\(session.name ?? "")\": token \(registration.token.rawValue) holds an open file another stored registration holds; the fd store keeps one copy, so it will not survive a restart")
+            }
+        }
     }
 
     /// Moves `connection` into a fresh anonymous session, after it lost

@@ -1,18 +1,27 @@
+import MioSystem
+
 /// Keeps the service manager's fd store equal, at every moment, to the fds
 /// of persistent sessions (docs/protocol.md, "Persistent sessions across a
-/// restart or crash"): an fd goes in when it is added, before the reply that added
-/// it goes out, and leaves with the reply that removes it. So a crash, a
-/// SIGKILL or a watchdog kill loses nothing, and brings nothing stale back.
+/// restart or crash"): an fd goes in when it is added, before the reply
+/// that added it goes out, and leaves with the reply that removes it. So a
+/// crash, a SIGKILL or a watchdog kill loses nothing, and brings nothing
+/// stale back.
 ///
 /// Store operations are datagrams to PID 1; a budget per loop turn keeps a
-/// flood of registrations from flooding it: past the budget, connections
-/// wait for the next turn before their next request runs.
+/// flood of registrations from flooding it: past the budget, requests of
+/// persistent sessions wait for the next turn. An operation PID 1 did not
+/// take is tried again each turn.
 final class FdStoreMirror {
     /// Store operations one loop turn may send.
     static let operationsPerTurn = 256
 
     private(set) var manager: ServiceManager?
     private var operationsThisTurn = 0
+    /// Registrations whose fd PID 1 did not take: tried again each turn.
+    private var retries: [Registration] = []
+    /// Stored client fds by file (device, inode): systemd keeps one copy of
+    /// an open file, so a second registration of it could not be stored.
+    private var storedFiles: [FileIdentity: [Registration]] = [:]
 
     init(manager: ServiceManager?) {
         self.manager = manager
@@ -21,44 +30,96 @@ final class FdStoreMirror {
     /// Whether requests that may store or remove fds can run this turn.
     var hasBudget: Bool { manager == nil || operationsThisTurn < Self.operationsPerTurn }
 
-    func newTurn() { operationsThisTurn = 0 }
+    func newTurn() {
+        operationsThisTurn = 0
+        guard !retries.isEmpty else { return }
+        let again = retries
+        retries = []
+        for registration in again where registration.isActive { store(registration) }
+    }
 
     /// The daemon is stopping: what the store holds stays there for the
     /// next start, whatever is closed from now on.
     func freeze() { manager = nil }
 
+    /// A stored registration that holds the same open file as `fd`, if any:
+    /// the store would drop a second copy of it.
+    func storedCopy(of fd: Int32) -> Registration? {
+        guard manager != nil, let file = FileIdentity(fd) else { return nil }
+        return storedFiles[file]?.first { Sys.isSameOpenFile($0.fd, fd) != false }
+    }
+
     /// A registration joined a persistent session (or its session became
     /// persistent): its fd goes to the store under its name.
     func store(_ registration: Registration) {
         guard let manager, registration.storedName == nil, let session = registration.session.name else { return }
-        let name = StoredRegistration(uid: registration.session.uid, session: session, token: registration.token,
-                                      interest: registration.interest, mode: registration.mode,
-                                      isWaker: registration.isWaker).name
-        manager.store(registration.fd, name: name)
-        registration.storedName = name
+        // systemd keeps one copy of an open file: a second is never sent.
+        if !registration.isWaker, storedCopy(of: registration.fd) != nil { return }
+        let name = Self.name(of: registration, session: session)
         operationsThisTurn += 1
+        guard manager.store(registration.fd, name: name) else {
+            retries.append(registration)
+            return
+        }
+        stored(registration, as: name)
+    }
+
+    /// Records that `registration`'s fd is in the store under `name` (also
+    /// for fds the store handed back at start).
+    func stored(_ registration: Registration, as name: String) {
+        registration.storedName = name
+        if !registration.isWaker, let file = FileIdentity(registration.fd) {
+            registration.storedFile = file
+            storedFiles[file, default: []].append(registration)
+        }
     }
 
     /// The registration is going: its stored copy goes first.
     func remove(_ registration: Registration) {
+        retries.removeAll { $0 === registration }
         guard let manager, let name = registration.storedName else { return }
-        manager.removeStored(name: name)
-        registration.storedName = nil
         operationsThisTurn += 1
+        _ = manager.removeStored(name: name)  // a failure leaves a stale copy, taken back and dropped at the next start
+        registration.storedName = nil
+        if let file = registration.storedFile {
+            storedFiles[file]?.removeAll { $0 === registration }
+            if storedFiles[file]?.isEmpty == true { storedFiles[file] = nil }
+            registration.storedFile = nil
+        }
     }
 
     /// Its interest or mode changed, and with them its stored name: the
-    /// old entry goes, the new one comes.
+    /// old entry goes, the new one comes (removed first: systemd would
+    /// drop a second copy of the same file).
     func rename(_ registration: Registration) {
-        guard registration.storedName != nil else { return }
+        guard let old = registration.storedName, let session = registration.session.name,
+              Self.name(of: registration, session: session) != old else { return }
         remove(registration)
         store(registration)
     }
 
-    /// A name the store handed back that the daemon does not hold (bad,
-    /// refused, or a duplicate): it leaves the store.
+    /// A name the store handed back that the daemon does not hold: it
+    /// leaves the store.
     func forget(name: String) {
-        manager?.removeStored(name: name)
+        guard let manager else { return }
         operationsThisTurn += 1
+        _ = manager.removeStored(name: name)
+    }
+
+    private static func name(of registration: Registration, session: String) -> String {
+        StoredRegistration(uid: registration.session.uid, session: session, token: registration.token,
+                           interest: registration.interest, mode: registration.mode, isWaker: registration.isWaker).name
+    }
+}
+
+/// A file by device and inode: the candidates for "the same open file".
+struct FileIdentity: Hashable {
+    let device: UInt64
+    let inode: UInt64
+
+    init?(_ fd: Int32) {
+        guard let info = try? Sys.fstat(fd) else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
     }
 }

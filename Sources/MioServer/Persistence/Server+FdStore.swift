@@ -13,45 +13,47 @@ extension Server {
     /// copy of a name are closed and leave the store. The daemon starts all
     /// the same.
     func restore(_ inherited: [InheritedFd]) {
-        var restored = 0
         var kept: [String: Registration] = [:]
-        var duplicated: Set<String> = []
+        var copies: [String: Int] = [:]
         for item in inherited {
-            let fd = ClientFd(adopting: item.fd)
+            copies[item.name, default: 0] += 1
             guard let stored = StoredRegistration(name: item.name) else {
                 logger.warning("fd store: \"\(item.name)\" is not a name of ours; closing fd \(item.fd)")
-                fdStore.forget(name: item.name)
+                ClientFdCloser.shared.close(item.fd)
                 continue
             }
             if kept[item.name] != nil {
                 logger.warning("fd store: \(item.name) came twice; keeping the first")
-                duplicated.insert(item.name)
+                ClientFdCloser.shared.close(item.fd)
                 continue
             }
-            switch restore(stored, named: item.name, fd: fd) {
+            switch restore(stored, fd: ClientFd(adopting: item.fd)) {
             case .failure(let problem):
                 logger.warning("fd store: cannot restore \(item.name): \(problem); closing it")
-                fdStore.forget(name: item.name)
             case .success(let registration):
                 kept[item.name] = registration
-                restored += 1
             }
         }
-        // The store holds every copy under a duplicated name: remove them
-        // all, then store the one kept.
-        for name in duplicated.sorted() {
-            guard let registration = kept[name] else { continue }
-            fdStore.remove(registration)
-            fdStore.store(registration)
+        // The store must end up with exactly one copy of each name kept, and
+        // none of the others: FDSTOREREMOVE removes every copy of a name.
+        for (name, count) in copies.sorted(by: { $0.key < $1.key }) {
+            let registration = kept[name]
+            if registration == nil || count > 1 { fdStore.forget(name: name) }
+            guard let registration else { continue }
+            if count > 1 {
+                fdStore.store(registration)
+            } else {
+                fdStore.stored(registration, as: name)
+            }
         }
         if !inherited.isEmpty {
-            logger.info("fd store: \(restored) of \(inherited.count) registrations restored")
+            logger.info("fd store: \(kept.count) of \(inherited.count) registrations restored")
         }
     }
 
     /// Registers one stored fd again, in its session (made persistent);
     /// on failure the fd is closed and the reason returned.
-    private func restore(_ stored: StoredRegistration, named name: String, fd: consuming ClientFd) -> Result<Registration, RestoreFailure> {
+    private func restore(_ stored: StoredRegistration, fd: consuming ClientFd) -> Result<Registration, RestoreFailure> {
         let session: Session
         switch sessions.findOrMakeNamed(Session.Key(uid: stored.uid, name: stored.session)) {
         case .failure(let refusal): return .failure(RestoreFailure(refusal.message))
@@ -95,9 +97,8 @@ extension Server {
         } catch {
             return .failure(RestoreFailure("\(error)"))
         }
-        // Already in the store under its name: counted, not stored again.
-        registration.storedName = name
-        add(registration, to: session)
+        // Already in the store: `restore(_:)` records it under its name.
+        add(registration, to: session, storing: false)
         return .success(registration)
     }
 }

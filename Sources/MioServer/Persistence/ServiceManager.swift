@@ -5,9 +5,10 @@ public protocol ServiceManager: AnyObject {
     func notify(_ state: String)
     /// `FDSTORE=1` with `FDNAME=name` and `FDPOLL=0` (a stored pipe whose
     /// writer closed must stay stored): the manager keeps its own copy.
-    func store(_ fd: Int32, name: String)
-    /// `FDSTOREREMOVE=1` with `FDNAME=name`.
-    func removeStored(name: String)
+    /// Returns whether the manager took it.
+    func store(_ fd: Int32, name: String) -> Bool
+    /// `FDSTOREREMOVE=1` with `FDNAME=name`; returns whether it was sent.
+    func removeStored(name: String) -> Bool
 }
 
 /// An fd the service manager handed back at start, with its name.

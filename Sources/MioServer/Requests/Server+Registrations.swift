@@ -17,6 +17,9 @@ extension Server {
         if kind == .socket, isConnectedToListener(fd.raw) {
             return .failure(ProtocolError(.badFd, "this socket is the daemon's own listening socket or connected to it; holding it would keep a connection from ever closing"))
         }
+        if session.persistent, let copy = fdStore.storedCopy(of: fd.raw) {
+            return .failure(ProtocolError(.badFd, "this open file is already held as token \(copy.token.rawValue) of session \"\(copy.session.name ?? "")\"; the fd store keeps one copy of an open file, so a second could not survive a restart"))
+        }
         let registration = Registration(token: token, session: session, kind: kind, holding: fd,
                                         interest: interest, mode: mode)
         do {

@@ -21,13 +21,16 @@ final class Registration {
     let fd: Int32
     /// nil once let go (``close()``, ``takeClientFd()``).
     private var held: Held?
-    let waker: Waker?
+    /// The waker, while held (nil once let go: its eventfd closes with it).
+    private(set) var waker: Waker?
     var interest: Interest
     var mode: Mode
 
     /// The name its fd is kept under in the service manager's fd store, while
     /// it is there (a registration of a persistent session under a manager).
     var storedName: String?
+    /// Its file, while stored (the store keeps one copy of an open file).
+    var storedFile: FileIdentity?
 
     /// Readiness not yet sent, OR-ed since the last send.
     var pending: Readiness = []
@@ -42,6 +45,7 @@ final class Registration {
         self.fd = fd.raw
         self.held = .clientFd(fd.knownPollable())
         self.waker = nil
+        self.isWaker = false
         self.interest = interest
         self.mode = mode
     }
@@ -53,16 +57,18 @@ final class Registration {
         self.fd = waker.rawDescriptor
         self.held = .waker(waker)
         self.waker = waker
+        self.isWaker = true
         self.interest = .readable
         self.mode = .edge
     }
 
-    var isWaker: Bool { waker != nil }
+    let isWaker: Bool
 
     /// Lets go of what it holds: the client's fd is closed, a waker's
     /// eventfd with the waker.
     func close() {
         held = nil
+        waker = nil
     }
 
     /// Hands the client's fd out (`fetch` with `deregister`); nil for a waker.
