@@ -137,6 +137,7 @@ struct mioc_ring {
     unsigned char *map;
     size_t map_len;
     int doorbell;
+    bool doorbell_is_pipe;             /* else an eventfd */
     uint32_t entries;                  /* a power of two */
     const unsigned char *records;
     _Atomic uint64_t *head, *tail;     /* the producer's, the consumer's position */
@@ -170,7 +171,7 @@ bool mioc_ring_has_work(const struct mioc_ring *r);
 bool mioc_ring_arm(const struct mioc_ring *r);
 void mioc_ring_disarm(const struct mioc_ring *r);
 bool mioc_ring_armed(const struct mioc_ring *r);
-/* Reads the doorbell's counter (it is readable: epoll said so). */
+/* Clears the doorbell after epoll reported it (see ring.c for how). */
 void mioc_ring_clear_doorbell(struct mioc_ring *r);
 /* After a reply removed token at the producer's position ring_head
  * (has_ring_head false: the reply did not say), its unread records are

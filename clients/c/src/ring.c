@@ -49,10 +49,11 @@ static bool power_of_two(uint64_t v) {
 }
 
 /* Whether fd can be a doorbell: an eventfd (as far as /proc can tell;
- * without /proc: yes), or the read end of a pipe, which reads the same way. */
-static bool is_doorbell(int fd) {
+ * without /proc: yes), or the read end of a pipe (*pipe set). */
+static bool is_doorbell(int fd, bool *pipe) {
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) return true;
+    *pipe = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+    if (*pipe) return true;
     char path[64], target[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(path, target, sizeof target - 1);
@@ -98,7 +99,7 @@ int mioc_ring_open(struct mioc_ring *r, int memfd, int doorbell, uint64_t want_e
     // does not get us to map gigabytes.
     size_t largest = 256 + (size_t)RING_MAX_ENTRIES * RING_RECORD_SIZE + 65536;
     if (!S_ISREG(st.st_mode) || seals < 0 || !(seals & F_SEAL_SHRINK) || st.st_size < HEADER_END ||
-        (uint64_t)st.st_size > largest || !is_doorbell(doorbell))
+        (uint64_t)st.st_size > largest || !is_doorbell(doorbell, &r->doorbell_is_pipe))
         goto fail;
     void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
     if (map == MAP_FAILED) {
@@ -206,8 +207,11 @@ bool mioc_ring_armed(const struct mioc_ring *r) {
 }
 
 void mioc_ring_clear_doorbell(struct mioc_ring *r) {
-    // One read: an eventfd's 8 bytes, or what a pipe holds (the rest, if
-    // any, keeps the doorbell readable for the next look).
+    // An eventfd is watched edge-triggered: nothing to read (its counter
+    // would take 2^64 rings to fill). A pipe is watched level-triggered and
+    // read: a full one would take no more bytes, so no more edges. One read
+    // of what it holds; the rest, if any, keeps it readable for the next look.
+    if (!r->doorbell_is_pipe) return;
     unsigned char bytes[512];
     ssize_t n;
     do {

@@ -9,15 +9,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int watch(int epoll_fd, int fd, uint64_t key) {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = key};
+static int watch(int epoll_fd, int fd, uint64_t key, uint32_t events) {
+    struct epoll_event ev = {.events = events, .data.u64 = key};
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
 }
 
 int mioc_attach_ring(mio_client *c, int memfd, int doorbell, uint64_t want_entries) {
     if (c->epoll_fd < 0) {
         int ep = epoll_create1(EPOLL_CLOEXEC);
-        int r = ep < 0 ? -errno : watch(ep, c->sock, MIOC_EPOLL_KEY_SOCKET);
+        int r = ep < 0 ? -errno : watch(ep, c->sock, MIOC_EPOLL_KEY_SOCKET, EPOLLIN);
         if (r < 0) {
             if (ep >= 0) close(ep);
             close(memfd);
@@ -28,7 +28,9 @@ int mioc_attach_ring(mio_client *c, int memfd, int doorbell, uint64_t want_entri
     }
     int r = mioc_ring_open(&c->ring, memfd, doorbell, want_entries);
     if (r < 0) return r;
-    r = watch(c->epoll_fd, doorbell, MIOC_EPOLL_KEY_DOORBELL);
+    // An eventfd edge-triggered: each ring is an edge, and no read(2) per
+    // wake-up is needed to quiet it (mioc_ring_clear_doorbell).
+    r = watch(c->epoll_fd, doorbell, MIOC_EPOLL_KEY_DOORBELL, c->ring.doorbell_is_pipe ? EPOLLIN : EPOLLIN | EPOLLET);
     if (r < 0) mioc_ring_close(&c->ring);
     return r;
 }
