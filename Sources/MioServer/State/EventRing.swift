@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CMioLinux
 import MioCore
 import MioSystem
@@ -26,13 +29,16 @@ final class EventRing {
     let entries: Int
     private let memory: UnsafeMutableRawPointer
     private let size: Int
-    /// The daemon's end of the doorbell.
+    /// The daemon's end of the doorbell: the write end of a pipe whose read
+    /// end the client has. Not an eventfd: the client would share its open
+    /// file description, and could clear `O_NONBLOCK` on it (and fill the
+    /// counter) to make the daemon's write block.
     private let doorbell: Int32
     /// Records written so far: the producer's position, kept here.
     private(set) var head: UInt64 = 0
 
     /// The ring, and the fds that go to the client beside the `hello`
-    /// reply: the memfd and a copy of the doorbell.
+    /// reply: the memfd and the doorbell's read end.
     static func make(entries: Int) throws(MioError) -> (ring: EventRing, memfd: Int32, doorbell: Int32) {
         let page = Sys.pageSize
         let size = (headerSize + entries * recordSize + page - 1) / page * page
@@ -47,13 +53,7 @@ final class EventRing {
             throw error
         }
         do throws(MioError) {
-            doorbell = try Sys.eventfd()
-            do throws(MioError) {
-                copy = try Sys.duplicate(doorbell)
-            } catch {
-                Sys.close(doorbell)
-                throw error
-            }
+            (copy, doorbell) = try Sys.pipe(flags: O_NONBLOCK)
         } catch {
             Sys.unmap(memory, size: size)
             Sys.close(memfd)
@@ -112,7 +112,7 @@ final class EventRing {
     }
 
     private func ring() {
-        var one: UInt64 = 1
-        _ = try? Sys.write(doorbell, from: &one, count: 8)  // a full counter still wakes the consumer
+        var byte: UInt8 = 1
+        _ = try? Sys.write(doorbell, from: &byte, count: 1)  // a full pipe still wakes the consumer
     }
 }
