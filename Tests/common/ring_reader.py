@@ -179,14 +179,19 @@ class Ring:
         return bool(poller.poll(int(timeout * 1000)))
 
     def read_doorbell(self) -> int:
-        """The doorbell's count (0 when it has not rung), without blocking
-        even if someone cleared O_NONBLOCK."""
-        if not self.doorbell_ready():
-            return 0
-        try:
-            return int.from_bytes(os.read(self.doorbell, 8), "little")
-        except BlockingIOError:
-            return 0
+        """What the doorbell (a pipe's read end) holds, read: one byte per
+        ring; 0 when it has not rung. Never blocks, even if someone cleared
+        O_NONBLOCK on our end."""
+        total = 0
+        while self.doorbell_ready():
+            try:
+                chunk = os.read(self.doorbell, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            total += len(chunk)
+        return total
 
     # -- ending ---------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from typing import Dict, List, Tuple
 
@@ -62,12 +63,19 @@ def records_by_token(records) -> Dict[int, int]:
 # ------------------------------------------------------------------ hello
 
 @pytest.mark.parametrize("entries", [None, 64, 1024, 65536])
-def test_hello_ring_reply_brings_a_sealed_memfd_and_an_eventfd(daemon, rings, entries):
+def test_hello_ring_reply_brings_a_sealed_memfd_and_a_pipe(daemon, rings, entries):
     conn, reply, ring = open_ring(daemon, rings, entries)
     want = entries or DEFAULT_ENTRIES
     assert reply["id"] == "ring" and reply["delivery"] == "ring" and reply["ring_entries"] == want, reply
     assert os.readlink(f"/proc/self/fd/{ring.memfd}").startswith("/memfd:")
-    assert os.readlink(f"/proc/self/fd/{ring.doorbell}") == "anon_inode:[eventfd]"
+    # The doorbell: a pipe's read end; the daemon keeps only the write end,
+    # non-blocking (its own file description: nothing we do to ours reaches it).
+    assert stat.S_ISFIFO(os.fstat(ring.doorbell).st_mode)
+    assert fcntl.fcntl(ring.doorbell, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+    # (The daemon closes its copy of our end once the reply is sent.)
+    theirs = wait_until(lambda: (lambda on: on if len(on) == 1 else None)(daemon.fds_on(ring.doorbell)),
+                        what="the daemon to hold only its end of the doorbell")
+    assert daemon.fd_flags(theirs[0]) & (os.O_ACCMODE | os.O_NONBLOCK) == os.O_WRONLY | os.O_NONBLOCK
     seals = fcntl.fcntl(ring.memfd, F_GET_SEALS)
     assert seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, hex(seals)
     assert ring.size == ring_size(want)

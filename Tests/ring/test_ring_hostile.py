@@ -13,6 +13,7 @@ import ctypes
 import fcntl
 import os
 import random
+import termios
 import threading
 import time
 from typing import Callable, List
@@ -229,43 +230,51 @@ def test_daemon_writes_only_head_overflow_and_records(daemon, rings):
 
 # ------------------------------------------------------------------ the doorbell and the memfd
 
-# The daemon's doorbell is the same open file description as the client's
-# copy (an eventfd cannot be reopened), so the client can clear O_NONBLOCK
-# on it; with the counter at its maximum the daemon's write(2) then blocks
-# the whole daemon. Fixed by a doorbell the client cannot reach the
-# daemon's end of, e.g. a pipe (docs/protocol.md, proposed in this branch).
-DOORBELL_SHARED = pytest.mark.xfail(strict=True, reason="the daemon writes the doorbell through a file description the client shares")
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
-@pytest.mark.parametrize("blocking", [False, pytest.param(True, marks=DOORBELL_SHARED)],
-                         ids=["nonblocking", "O_NONBLOCK_cleared"])
-def test_doorbell_counter_at_its_maximum(daemon, rings, fds, blocking):
-    """The doorbell's counter set to its maximum (0xfffffffffffffffe), so a
-    write of 1 cannot complete, while the consumer says it sleeps. The
-    eventfd's file description is shared with the daemon: clearing
-    O_NONBLOCK on our copy clears it on the daemon's too, so a plain
-    write(2) there would block the whole daemon."""
+def test_doorbell_made_blocking_shrunk_and_never_read(daemon, rings, fds):
+    """The doorbell's read end made blocking, the pipe shrunk to one page,
+    never read, while the consumer says it sleeps and events flow: the
+    pipe fills, and the daemon's write end (its own file description,
+    still non-blocking) just finds it full. Writing into the read end is
+    refused by the kernel."""
     conn, ring = hostile_ring(daemon, rings)
     bystander = Bystander(daemon)
-    if blocking:
-        flags = fcntl.fcntl(ring.doorbell, fcntl.F_GETFL)
-        fcntl.fcntl(ring.doorbell, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
-    os.write(ring.doorbell, (UINT64_MAX - 1).to_bytes(8, "little"))
-    try:
-        with Traffic(conn, fds, 20):
-            def sleep_and_read() -> None:
-                ring.sleeping = 1
-                ring.take(conn.sock)
-                time.sleep(0.002)
-            keep_abusing(1.5, sleep_and_read, daemon, bystander)
-        assert daemon.cpu_over(0.5) < 0.25
-    finally:
-        # Whatever happened, let a daemon blocked on the doorbell go.
-        if ring.doorbell_ready():
-            os.read(ring.doorbell, 8)
+    flags = fcntl.fcntl(ring.doorbell, fcntl.F_GETFL)
+    fcntl.fcntl(ring.doorbell, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+    capacity = fcntl.fcntl(ring.doorbell, F_SETPIPE_SZ, 4096)
+    with pytest.raises(OSError):
+        os.write(ring.doorbell, b"x" * 8)
+    theirs = wait_until(lambda: (lambda on: on if len(on) == 1 else None)(daemon.fds_on(ring.doorbell)),
+                        what="the daemon to hold only its end of the doorbell")
+    assert daemon.fd_flags(theirs[0]) & os.O_NONBLOCK, "our fcntl reached the daemon's end"
+    with Traffic(conn, fds, 20):
+        def sleep_and_consume() -> None:
+            ring.sleeping = 1
+            ring.take(conn.sock)
+            time.sleep(0.0005)
+        end = time.monotonic() + 20
+        next_check = 0.0
+        # Until the pipe is full (one byte per ring), checking all along.
+        while unread_bytes(ring.doorbell) < capacity and time.monotonic() < end:
+            sleep_and_consume()
+            if time.monotonic() >= next_check:
+                daemon.ping_fresh()
+                bystander.check()
+                next_check = time.monotonic() + 0.1
+        assert unread_bytes(ring.doorbell) == capacity, "the doorbell never filled"
+        keep_abusing(0.5, sleep_and_consume, daemon, bystander)
+    assert daemon.cpu_over(0.5) < 0.25
     conn.close()
     bystander.conn.close()
     daemon.assert_healthy()
+
+
+def unread_bytes(fd: int) -> int:
+    """FIONREAD: the bytes waiting in a pipe."""
+    buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    return int.from_bytes(buf, "little")
 
 
 def test_punching_holes_in_the_memfd_while_events_flow(daemon, rings, fds):

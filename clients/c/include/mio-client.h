@@ -186,9 +186,9 @@ int mio_client_hello(mio_client *c, const char *session, int persist);
  *     (docs/protocol.md, "Ring delivery"): events come through a ring of
  *     entries records in memory shared with the daemon (a power of two from
  *     64 to 65536; 0: the daemon's default, 4096), replies and notices stay
- *     on the socket. The reply brings the ring's memfd and its doorbell (an
- *     eventfd); the library checks the ring's header and size against the
- *     document and maps it. A smaller ring than the bursts you expect costs
+ *     on the socket. The reply brings the ring's memfd and its doorbell (a
+ *     pipe's read end); the library checks the ring's header and size
+ *     against the document and maps it. A smaller ring than the bursts you expect costs
  *     refill round trips, never events. Same rules as mio_client_hello:
  *     before the first register or waker. Calling it (or mio_client_hello)
  *     again replaces the ring: the old one's unread events are kept for

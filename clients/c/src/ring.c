@@ -48,8 +48,9 @@ static bool power_of_two(uint64_t v) {
     return v != 0 && (v & (v - 1)) == 0;
 }
 
-/* Whether fd can be a doorbell: an eventfd (as far as /proc can tell;
- * without /proc: yes), or the read end of a pipe (*pipe set). */
+/* Whether fd can be a doorbell: the read end of a pipe (*pipe set), as
+ * docs/protocol.md says, or an eventfd, as daemons before the pipe sent
+ * (as far as /proc can tell; without /proc: yes). */
 static bool is_doorbell(int fd, bool *pipe) {
     struct stat st;
     *pipe = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);

@@ -44,7 +44,7 @@ int mioc_detach_ring(mio_client *c, bool keep_records) {
         while ((n = mioc_ring_take(&c->ring, batch, 64)) > 0)
             for (size_t i = 0; i < n && r == 0; i++) r = mioc_queue_push(&c->queue, batch[i].token, batch[i].flags);
     }
-    // The daemon may still hold the eventfd a while: our epoll would keep
+    // The daemon may still hold the doorbell a while: our epoll would keep
     // watching it after our close.
     epoll_ctl(c->epoll_fd, EPOLL_CTL_DEL, c->ring.doorbell, NULL);
     mioc_ring_close(&c->ring);

@@ -226,6 +226,7 @@ static void case_hello(void) {
     CHECK(fcntl(ring_fd, F_GETFD) & FD_CLOEXEC);
     CHECK(c->ring.entries == 4096);
     CHECK(fcntl(c->ring.doorbell, F_GETFD) & FD_CLOEXEC);
+    CHECK(c->ring.doorbell_is_pipe);  // docs/protocol.md: a pipe's read end
     OK(mio_client_waker(c, 1));
     OK(mio_client_wake(c, 1));
     CHECK(event_for(c, 1, 3000) == MIO_EVENT_READABLE);
