@@ -16,6 +16,7 @@ extension Sys {
 
     /// `epoll_wait`. `EINTR` is thrown (kind `.interrupted`), never retried:
     /// the caller decides, as with mio.
+    @inlinable
     package static func epollWait(_ epfd: Int32, _ buffer: UnsafeMutablePointer<epoll_event>, capacity: Int32, timeoutMilliseconds: Int32) throws(MioError) -> Int {
         let n = epoll_wait(epfd, buffer, capacity, timeoutMilliseconds)
         if n < 0 { throw MioError(errno: errno, operation: "epoll_wait") }

@@ -29,10 +29,12 @@ extension Sys {
         try retrying("eventfd") { cmio_eventfd(initial, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK)) }
     }
 
+    @inlinable
     package static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) throws(MioError) -> IOResult<Int> {
         try nonBlocking("read") { Glibc.read(fd, buffer, count) }
     }
 
+    @inlinable
     package static func write(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int) throws(MioError) -> IOResult<Int> {
         try nonBlocking("write") { Glibc.write(fd, buffer, count) }
     }

@@ -36,6 +36,7 @@ extension Sys {
 
     /// `recvmsg` with `MSG_CMSG_CLOEXEC`; received fds land in `fds` (room
     /// for 253). See `cmio_recv_with_fds`.
+    @inlinable
     package static func receive(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int,
                                 fds: UnsafeMutablePointer<Int32>, flags: Int32 = 0) throws(MioError)
         -> IOResult<(bytes: Int, fdCount: Int, truncated: Bool)>
@@ -50,6 +51,7 @@ extension Sys {
 
     /// `sendmsg` of `count` bytes with `fds` in one SCM_RIGHTS header
     /// (`MSG_NOSIGNAL`: a closed peer is an error, never a SIGPIPE).
+    @inlinable
     package static func send(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int, fds: [Int32] = []) throws(MioError) -> IOResult<Int> {
         if fds.isEmpty {
             // Plain send() costs less than sendmsg() on the event path.

@@ -6,6 +6,7 @@ import Glibc
 ///
 /// Would-block is not an error on a non-blocking fd, so it is kept out of
 /// `throws` (as SwiftNIO's `IOResult`).
+@frozen
 package enum IOResult<Value> {
     case done(Value)
     case wouldBlock
@@ -19,7 +20,7 @@ package enum IOResult<Value> {
 /// every other failure as a ``MioError`` that names the call.
 package enum Sys {
     /// The one retry loop: `EINTR` again, any other failure thrown.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func retrying<T: BinaryInteger>(_ operation: @autoclosure () -> String, _ body: () -> T) throws(MioError) -> T {
         while true {
             let result = body()
@@ -31,7 +32,7 @@ package enum Sys {
     }
 
     /// The retry loop for non-blocking fds: would-block is a result.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func nonBlocking<T: BinaryInteger>(_ operation: @autoclosure () -> String, _ body: () -> T) throws(MioError) -> IOResult<T> {
         while true {
             let result = body()

@@ -103,6 +103,7 @@ public final class Server {
             case .signals: readSignals()
             case .connection(let connection): connectionEvent(connection, event)
             case .registration(let registration): readinessEvent(registration, event)
+            case .reserved: break
             }
         }
         serviceScheduled()
@@ -161,8 +162,15 @@ public final class Server {
     /// Brings the daemon-wide count of fds in flight up to date with what
     /// `connection` holds; once the count is low again, connections that
     /// waited for the budget are read again.
+    @inline(__always)
     func account(_ connection: Connection) {
+        guard connection.mayHoldFds || connection.countedInFlight != 0 else { return }
+        recount(connection)
+    }
+
+    private func recount(_ connection: Connection) {
         let now = connection.isClosed ? 0 : connection.unclaimedFdCount
+        if now == 0 { connection.mayHoldFds = false }
         guard now != connection.countedInFlight else { return }
         fdsInFlight += now - connection.countedInFlight
         connection.countedInFlight = now

@@ -12,9 +12,12 @@ struct WatchTable {
         case signals
         case connection(Connection)
         case registration(Registration)
+        /// A token handed out before its owner exists (a waker registers
+        /// itself under its token as it is made); no event is acted on.
+        case reserved
     }
 
-    private var slots = SlotTable<Watched?>()
+    private var slots = SlotTable<Watched>()
     let registry: Registry
 
     init(registry: Registry) {
@@ -22,10 +25,10 @@ struct WatchTable {
     }
 
     /// What a token from `epoll_wait` stands for; nil for a stale one (its
-    /// owner has gone) or one whose owner is still being made.
+    /// owner has gone).
     @inline(__always)
     func lookup(_ token: Token) -> Watched? {
-        slots.lookup(token) ?? nil
+        slots.lookup(token)
     }
 
     /// Registers `fd` under a new token for `target`; nothing is left
@@ -46,7 +49,7 @@ struct WatchTable {
     /// for once it exists. Nothing is left behind if `register` throws.
     mutating func watch<Source>(registering register: (Token) throws(MioError) -> Source,
                                 as target: (Token, Source) -> Watched) throws(MioError) -> Token {
-        let token = slots.insert(nil)
+        let token = slots.insert(.reserved)
         let source: Source
         do {
             source = try register(token)

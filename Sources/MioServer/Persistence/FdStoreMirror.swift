@@ -30,8 +30,9 @@ final class FdStoreMirror {
     /// Whether requests that may store or remove fds can run this turn.
     var hasBudget: Bool { manager == nil || operationsThisTurn < Self.operationsPerTurn }
 
+    @inline(__always)
     func newTurn() {
-        operationsThisTurn = 0
+        if operationsThisTurn != 0 { operationsThisTurn = 0 }
         guard !retries.isEmpty else { return }
         let again = retries
         retries = []

@@ -64,6 +64,9 @@ final class Connection {
     private var outbound = Outbound()
     /// Its unclaimed fds as the daemon-wide count has them (``Server/account(_:)``).
     var countedInFlight = 0
+    /// Fds came in or were queued out since the count was last taken: most
+    /// connections never carry one, and their accounting costs nothing.
+    var mayHoldFds = false
 
     init(fd: Int32, peer: PeerCredentials, number: UInt64, session: Session, maxLine: Int) {
         self.fd = fd
@@ -145,6 +148,7 @@ final class Connection {
     /// One `recvmsg`'s bytes and fds, cut into lines (the fds go to the
     /// line the attachment rule names).
     func receive(_ bytes: UnsafeRawBufferPointer, fds: [Int32]) {
+        if !fds.isEmpty { mayHoldFds = true }
         let before = lines.count
         framer.push(bytes, fds: fds, into: &lines)
         for index in before..<lines.count { queuedLineFds += lines[index].fds.count }
@@ -181,6 +185,7 @@ final class Connection {
 
     /// A reply line that goes out alone with `fds`, in one `sendmsg()`.
     func queueReply(_ id: RequestID?, _ body: ReplyBody, passing fds: consuming OutgoingFds) {
+        mayHoldFds = true
         outbound.appendReply(passing: fds) { $0.reply(id: id, body) }
     }
 

@@ -137,12 +137,10 @@ struct Fields {
         return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
     }
 
-    /// A string value the daemon reads (a NUL in it is refused by the
-    /// line's scan, before this).
+    /// A string value the daemon reads. (One with a NUL never gets here:
+    /// the line's scan refuses it.)
     private func string(_ v: OpaquePointer, _ key: String) throws(ProtocolError) -> String {
-        let text = rawString(v)
-        if text.utf8.contains(0) { throw ProtocolError(.badRequest, "a string contains U+0000 (NUL)") }
-        return text
+        rawString(v)
     }
 
     private func readID() throws(ProtocolError) -> RequestID? {
@@ -150,7 +148,12 @@ struct Fields {
         guard json_object_object_get_ex(object, "id", &raw) != 0 else { return nil }
         guard let v = raw else { throw ProtocolError(.badRequest, "\"id\" must be a string or an integer, not null") }
         switch json_object_get_type(v) {
-        case json_type_string: return .string(try string(v, "id"))
+        case json_type_string:
+            // The one string echoed back: an id that holds a NUL is not (the
+            // line is refused for it anyway).
+            let text = rawString(v)
+            if text.utf8.contains(0) { throw ProtocolError(.badRequest, "a string contains U+0000 (NUL)") }
+            return .string(text)
         case json_type_int:
             try checkNotClamped(v, "id")
             let signed = json_object_get_int64(v)
