@@ -7,7 +7,8 @@ import Protocol
 extension Server {
     func pollRequest(_ id: RequestID?, timeoutMilliseconds: UInt64?, maxEvents: Int, on connection: Connection) -> RequestOutcome {
         guard connection.session.deliveryMode == .poll else {
-            return .failure(ProtocolError(.wrongState, "poll needs hello with \"delivery\":\"poll\"; events of this session are streamed"))
+            let how = connection.session.deliveryMode == .ring ? "go into the ring" : "are streamed"
+            return .failure(ProtocolError(.wrongState, "poll needs hello with \"delivery\":\"poll\"; events of this session \(how)"))
         }
         var events: [ReadinessEvent] = []
         let taken = connection.session.takePending(limit: maxEvents) { events.append($0) }
