@@ -1,7 +1,7 @@
 import CMioLinux
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 /// The shared-memory event ring of a connection with ring delivery
 /// (docs/protocol.md, "Ring delivery"): the daemon is its only producer,
