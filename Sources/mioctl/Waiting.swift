@@ -58,8 +58,9 @@ struct Watch: ParsableCommand {
 
 struct Wait: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Wait until one of the fds is ready, print which: poll(1) for shell scripts.",
+        abstract: "Wait until one of the fds is ready: poll(1) for shell scripts.",
         discussion: """
+            With several --fd, the ready one is printed ("fd 4 (token 4): readable"; --json: its event line).
             --timeout here is the whole wait (default: for ever); the daemon must also answer within it.
             Exit status: 0 ready, 1 timeout, 2 the daemon could not be reached or did not answer.
             Example: mioctl wait --fd 3 --timeout 5s 3<>my.fifo && read line <&3
@@ -89,7 +90,8 @@ struct Wait: ParsableCommand {
                 guard let event = try daemon.next(timeout: left) else { return false }
                 if event == .shutdown { Failure.fail("the daemon is shutting down", .unreachable) }
                 if case .ready(let r) = event, fdOptions.fdOfToken[r.token.rawValue] != nil {
-                    Output.event(event, json: options.json, fds: fdOptions.fdOfToken)
+                    // Which one, when there is a choice (one fd: stdout stays the script's).
+                    if options.json || fdOptions.fds.count > 1 { Output.event(event, json: options.json, fds: fdOptions.fdOfToken) }
                     return true
                 }
             }

@@ -124,7 +124,7 @@ def test_wait_on_several_fds_reports_the_ready_one(daemon):
         r = mioctl(daemon, "wait", "--fd", "3", "--fd", "4:w", "--timeout", "5s", fds={3: a_r, 4: a_w})
         assert r.returncode == 0 and r.stdout.strip() == "fd 4 (token 4): writable", r
         r = mioctl(daemon, "wait", "--fd", "3", "--writable", "--timeout", "5s", fds={3: a_w})
-        assert r.returncode == 0 and "writable" in r.stdout, r
+        assert r.returncode == 0 and r.stdout == "", r  # one fd: nothing to say which
         r = mioctl(daemon, "wait", "--fd", "3", "--fd", "4", "--timeout", "300ms", fds={3: a_r, 4: a_r})
         assert r.returncode == 64 or r.returncode == 1, r  # the same pipe twice under two numbers: nothing ready
         r = mioctl(daemon, "wait", "--fd", "3", "--timeout", "300ms", "--json", fds={3: b_r})
