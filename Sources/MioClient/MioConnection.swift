@@ -41,6 +41,9 @@ public final class MioConnection: @unchecked Sendable {
     var closedByUser = false
     /// Event stream reader threads polling `fd`.
     var readers = 0
+    /// One per reader: raised when a request kept events the reader's
+    /// poll on the socket can no longer see.
+    var readerNudges: [ObjectIdentifier: StopSignal] = [:]
     var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     var received = [Int32](repeating: -1, count: 253)
     /// Guards `fdReleased` alone, so that ``close()`` can shut the socket
@@ -112,6 +115,7 @@ public final class MioConnection: @unchecked Sendable {
     func exchange<T>(_ body: () throws(MioClientError) -> T) throws(MioClientError) -> T {
         try lock.withLock { () throws(MioClientError) -> T in
             if closedByUser { throw .connectionClosed }
+            defer { if !events.isEmpty { for nudge in readerNudges.values { nudge.raise() } } }
             return try body()
         }
     }
@@ -243,8 +247,10 @@ public final class MioConnection: @unchecked Sendable {
     public var eventStream: AsyncThrowingStream<ClientEvent, Error> {
         let (stream, continuation) = AsyncThrowingStream<ClientEvent, Error>.makeStream()
         let stop: StopSignal
+        let nudge: StopSignal
         do {
             stop = try StopSignal()
+            nudge = try StopSignal()
         } catch {
             continuation.finish(throwing: MioClientError.system(error))
             return stream
@@ -252,10 +258,12 @@ public final class MioConnection: @unchecked Sendable {
         let started = lock.withLock { () -> Bool in
             if closedByUser { return false }
             readers += 1
+            readerNudges[ObjectIdentifier(nudge)] = nudge
             return true
         }
         guard started else {
             stop.close()
+            nudge.close()
             continuation.finish()
             return stream
         }
@@ -264,11 +272,14 @@ public final class MioConnection: @unchecked Sendable {
             defer {
                 stop.close()
                 lock.withLock {
+                    readerNudges[ObjectIdentifier(nudge)] = nil
+                    nudge.close()
                     readers -= 1
                     if closedByUser && readers == 0 { releaseFd() }
                 }
             }
             while true {
+                nudge.clear()
                 do {
                     // What has come, without blocking, under the lock.
                     while let event = try exchange({ () throws(MioClientError) in try nextEvent(timeout: .zero) }) {
@@ -278,9 +289,9 @@ public final class MioConnection: @unchecked Sendable {
                     if (error as? MioClientError) == .connectionClosed { continuation.finish() } else { continuation.finish(throwing: error) }
                     return
                 }
-                // Then sleep, not holding the lock, until the socket or the stop signal wakes us.
-                guard let stopFd = stop.pollable,
-                      let ready = try? Sys.waitReadable(anyOf: [fd, stopFd], timeout: nil), !ready[1] else {
+                // Then sleep, not holding the lock, until the socket, a nudge or the stop signal wakes us.
+                guard let stopFd = stop.pollable, let nudgeFd = nudge.pollable,
+                      let ready = try? Sys.waitReadable(anyOf: [fd, stopFd, nudgeFd], timeout: nil), !ready[1] else {
                     continuation.finish()
                     return
                 }

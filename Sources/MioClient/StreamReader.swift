@@ -3,7 +3,8 @@ import Glibc
 #endif
 import MioSystem
 
-/// An eventfd that tells an event stream's reader thread to stop. The
+/// An eventfd that tells an event stream's reader thread something: stop,
+/// or look again (a request on another thread read its events off the socket). The
 /// stream's termination handler may run after the thread has gone, so the
 /// fd is written and closed under one lock: never written once closed.
 final class StopSignal: @unchecked Sendable {
@@ -22,6 +23,15 @@ final class StopSignal: @unchecked Sendable {
             guard let fd else { return }
             var one: UInt64 = 1
             _ = try? Sys.write(fd, from: &one, count: 8)
+        }
+    }
+
+    /// Takes the signal back (the eventfd's count to 0), to wait for the next one.
+    func clear() {
+        lock.withLock {
+            guard let fd else { return }
+            var count: UInt64 = 0
+            _ = try? Sys.read(fd, into: &count, count: 8)
         }
     }
 
