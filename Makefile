@@ -15,6 +15,10 @@ UNIT_DIR := $(PREFIX)/lib/systemd/system
 USER_UNIT_DIR := $(PREFIX)/lib/systemd/user
 SYSUSERS_DIR := $(PREFIX)/lib/sysusers.d
 DOC_DIR := $(PREFIX)/share/doc/mio-daemon
+MAN_DIR := $(PREFIX)/share/man
+BASH_COMPLETION_DIR := $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR := $(PREFIX)/share/zsh/site-functions
+FISH_COMPLETION_DIR := $(PREFIX)/share/fish/vendor_completions.d
 
 # libmio-client (clients/c): its own Makefile, run from here.
 C_CLIENT := clients/c
@@ -102,16 +106,24 @@ SOAK_MINUTES ?= 10
 soak: release
 	python3 Tests/soak/soak.py --minutes $(SOAK_MINUTES)
 
-# `make install` (PREFIX, DESTDIR): binaries, units, sysusers file, docs,
-# and libmio-client (install-c-client).
+# `make install` (PREFIX, DESTDIR): both binaries, their man pages
+# (mio-daemon(8), mioctl(1)), mioctl's bash/zsh/fish completions, units,
+# sysusers file, docs, and libmio-client (install-c-client).
 # Then: systemd-sysusers; systemctl daemon-reload; systemctl enable --now mio-daemon.socket
 install: release install-files install-c-client
 
-# The units are rewritten on the fly (sed piped into install): nothing is
-# written into the source tree, which may be read-only (Tests/real_systemd
-# binds it so into its container).
+# The units, man pages and completions are made on the fly (piped into
+# install): nothing is written into the source tree, which may be read-only
+# (Tests/real_systemd binds it so into its container). The man pages come
+# from the binaries' own --experimental-dump-help (scripts/make-man-page.py).
 install-files:
 	install -D -m 0755 $(BIN_DIR)/mio-daemon $(DESTDIR)$(PREFIX)/bin/mio-daemon
+	install -D -m 0755 $(BIN_DIR)/mioctl $(DESTDIR)$(PREFIX)/bin/mioctl
+	set -o pipefail; python3 scripts/make-man-page.py $(BIN_DIR)/mio-daemon 8 | install -D -m 0644 /dev/stdin $(DESTDIR)$(MAN_DIR)/man8/mio-daemon.8
+	set -o pipefail; python3 scripts/make-man-page.py $(BIN_DIR)/mioctl 1 | install -D -m 0644 /dev/stdin $(DESTDIR)$(MAN_DIR)/man1/mioctl.1
+	set -o pipefail; $(BIN_DIR)/mioctl --generate-completion-script bash | install -D -m 0644 /dev/stdin $(DESTDIR)$(BASH_COMPLETION_DIR)/mioctl
+	set -o pipefail; $(BIN_DIR)/mioctl --generate-completion-script zsh | install -D -m 0644 /dev/stdin $(DESTDIR)$(ZSH_COMPLETION_DIR)/_mioctl
+	set -o pipefail; $(BIN_DIR)/mioctl --generate-completion-script fish | install -D -m 0644 /dev/stdin $(DESTDIR)$(FISH_COMPLETION_DIR)/mioctl.fish
 	set -o pipefail; for unit in mio-daemon.socket mio-daemon.service; do \
 	  sed 's#/usr/local/bin/#$(PREFIX)/bin/#g; s#/usr/local/share/doc/#$(PREFIX)/share/doc/#g' systemd/$$unit \
 	    | install -D -m 0644 /dev/stdin $(DESTDIR)$(UNIT_DIR)/$$unit || exit 1; \
@@ -120,6 +132,8 @@ install-files:
 	done
 	install -D -m 0644 systemd/mio-daemon.sysusers $(DESTDIR)$(SYSUSERS_DIR)/mio-daemon.conf
 	install -D -m 0644 docs/protocol.md $(DESTDIR)$(DOC_DIR)/protocol.md
+	install -D -m 0644 docs/recipes.md $(DESTDIR)$(DOC_DIR)/recipes.md
+	install -D -m 0644 README.md $(DESTDIR)$(DOC_DIR)/README.md
 
 clean:
 	rm -rf .build $(BENCH_BIN) bench-results $(RUST_CLIENT)/target

@@ -7,7 +7,7 @@ let package = Package(
     products: [
         .library(name: "MioCore", targets: ["MioCore"]),
         .library(name: "MioClient", targets: ["MioClient"]),
-        .library(name: "MioProtocol", targets: ["Protocol"]),
+        .library(name: "MioProtocol", targets: ["MioProtocol"]),
         .executable(name: "mio-daemon", targets: ["mio-daemon"]),
         .executable(name: "mioctl", targets: ["mioctl"]),
     ],
@@ -26,10 +26,10 @@ let package = Package(
         // mio's Poll in Swift: usable with no daemon at all.
         .target(name: "MioCore", dependencies: ["CMioLinux", "MioSystem"]),
         // The wire format: framing with fd attachment, json-c decoding, encoding.
-        .target(name: "Protocol", dependencies: ["MioCore", "CJSONC"]),
+        .target(name: "MioProtocol", dependencies: ["MioCore", "CJSONC"]),
         // Connections, sessions, registrations, coalescing, limits: the event loop.
         .target(name: "MioServer", dependencies: [
-            "MioSystem", "MioCore", "Protocol", .product(name: "Logging", package: "swift-log"),
+            "MioSystem", "MioCore", "MioProtocol", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: [
             // The loop is single-threaded; the runtime's exclusivity checks on
             // class properties cost a third of its instructions per event.
@@ -37,23 +37,23 @@ let package = Package(
             .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
         ]),
         .executableTarget(name: "mio-daemon", dependencies: [
-            "MioSystem", "MioCore", "Protocol", "MioServer",
+            "MioSystem", "MioCore", "MioProtocol", "MioServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The Swift client library, and the command line built on it.
-        .target(name: "MioClient", dependencies: ["MioSystem", "MioCore", "Protocol"]),
+        .target(name: "MioClient", dependencies: ["MioSystem", "MioCore", "MioProtocol"]),
         .executableTarget(name: "mioctl", dependencies: [
-            "MioClient", "MioSystem", "MioCore", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "MioClient", "MioSystem", "MioCore", "MioProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MioCoreTests", dependencies: ["MioCore", "MioSystem", "CMioLinux"]),
         // The server's pure types: slot table, coalescing, outbound compaction, stored names.
-        .testTarget(name: "MioServerTests", dependencies: ["MioServer", "MioSystem", "MioCore", "Protocol"]),
-        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "MioCore"]),
+        .testTarget(name: "MioServerTests", dependencies: ["MioServer", "MioSystem", "MioCore", "MioProtocol"]),
+        .testTarget(name: "ProtocolTests", dependencies: ["MioProtocol", "MioCore"]),
         // Run against the real daemon binary (built first by `swift build`).
-        .testTarget(name: "MioClientTests", dependencies: ["MioClient", "MioSystem", "MioCore", "Protocol"]),
+        .testTarget(name: "MioClientTests", dependencies: ["MioClient", "MioSystem", "MioCore", "MioProtocol"]),
         // `make bench`: MioCore against a C epoll loop, and the Swift client's relay (Benchmarks/).
-        .executableTarget(name: "mio-bench", dependencies: ["MioSystem", "MioCore", "CMioLinux", "MioClient", "Protocol"],
+        .executableTarget(name: "mio-bench", dependencies: ["MioSystem", "MioCore", "CMioLinux", "MioClient", "MioProtocol"],
                           path: "Benchmarks/Sources/mio-bench"),
     ],
     swiftLanguageModes: [.v6]

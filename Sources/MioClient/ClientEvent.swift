@@ -1,5 +1,5 @@
 import MioCore
-import Protocol
+import MioProtocol
 
 /// A line the daemon sends on its own: readiness of a token, or a notice.
 public enum ClientEvent: Equatable, Sendable, CustomStringConvertible {

@@ -1,10 +1,12 @@
 import MioCore
-import Protocol
+import MioProtocol
 
 /// What can go wrong talking to the daemon.
 public enum MioClientError: Error, Equatable, CustomStringConvertible, Sendable {
     /// No daemon answers at the path.
     case notRunning(path: String, reason: String)
+    /// The socket exists but this user may not connect to it (`EACCES`).
+    case permissionDenied(path: String, reason: String)
     /// The daemon refused the request: its protocol error code and message.
     case daemon(code: String, message: String)
     /// The daemon closed the connection.
@@ -20,6 +22,8 @@ public enum MioClientError: Error, Equatable, CustomStringConvertible, Sendable 
         switch self {
         case .notRunning(let path, let reason):
             return "no mio-daemon at \(path) (\(reason)); start one with `mio-daemon` or `make run`, or set MIO_SOCKET"
+        case .permissionDenied(let path, let reason):
+            return "permission denied: \(path) (\(reason)); the socket's mode or its directory keeps this user out"
         case .daemon(let code, let message): return "\(code): \(message)"
         case .connectionClosed: return "the daemon closed the connection"
         case .protocolViolation(let what): return "unexpected line from the daemon: \(what)"

@@ -3,7 +3,7 @@ import Glibc
 #endif
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 /// One line from the daemon, decoded, and the fds that came with it.
 struct ReceivedLine {
@@ -23,9 +23,16 @@ extension MioConnection {
     /// Sends a raw request line (a JSON object, without its newline) and
     /// returns the raw reply line: what `mioctl --json` prints.
     public func raw(_ line: String) throws(MioClientError) -> String {
-        try send(Array(line.utf8) + [0x0A], fd: nil)
+        try exchange { () throws(MioClientError) -> String in
+            let deadline = requestDeadline(waitAlso: nil)
+            try sendOrRefusal(Array(line.utf8) + [0x0A], fd: nil, deadline: deadline)
+            return try rawReply(deadline: deadline)
+        }
+    }
+
+    private func rawReply(deadline: ContinuousClock.Instant?) throws(MioClientError) -> String {
         while true {
-            let received = try readLine(timeout: nil)
+            let received = try readLine(timeout: deadline.map { max(.zero, $0 - .now) })
             received.closeFds()
             switch received.line {
             case .reply?: return String(decoding: received.bytes, as: UTF8.self)
@@ -38,20 +45,24 @@ extension MioConnection {
 
     /// Sends `operation` and waits for its reply: the reply's typed fields,
     /// or the daemon's error as ``MioClientError/daemon(code:message:)``.
-    func request(_ operation: Request.Operation, fd clientFd: Int32? = nil) throws(MioClientError) -> ReplyBody {
+    /// (Called under the lock, from ``exchange(_:)``.) `waitAlso`: how long
+    /// the daemon itself may wait before it answers (`poll`'s timeout).
+    func request(_ operation: Request.Operation, fd clientFd: Int32? = nil,
+                 waitAlso: Duration? = nil) throws(MioClientError) -> ReplyBody {
         var ignored: [Int32] = []
-        return try request(operation, fd: clientFd, receivedFds: &ignored)
+        return try request(operation, fd: clientFd, receivedFds: &ignored, waitAlso: waitAlso)
     }
 
     func request(_ operation: Request.Operation, fd clientFd: Int32? = nil,
-                 receivedFds: inout [Int32]) throws(MioClientError) -> ReplyBody {
+                 receivedFds: inout [Int32], waitAlso: Duration? = nil) throws(MioClientError) -> ReplyBody {
         let id = nextID
         nextID += 1
         var writer = JSONWriter(capacity: 256)
         writer.request(Request(id: .unsigned(id), operation))
-        try send(writer.bytes, fd: clientFd)
+        let deadline = requestDeadline(waitAlso: waitAlso)
+        try sendOrRefusal(writer.bytes, fd: clientFd, deadline: deadline)
         while true {
-            let received = try readLine(timeout: nil)
+            let received = try readLine(timeout: deadline.map { max(.zero, $0 - .now) })
             switch received.line {
             case .event(let event)?:
                 events.append(.ready(event))
@@ -89,6 +100,34 @@ extension MioConnection {
         }
     }
 
+    /// When the reply must have come: ``requestTimeout`` from now (plus
+    /// what the daemon may wait itself); nil: no bound.
+    func requestDeadline(waitAlso: Duration?) -> ContinuousClock.Instant? {
+        guard let requestTimeout else { return nil }
+        let total = requestTimeout + (waitAlso ?? .zero)
+        return total > .seconds(100 * 365 * 86400) ? nil : .now + total
+    }
+
+    /// Sends, and when the daemon has already closed the connection, the
+    /// reason it sent first (`permission_denied`, `limit_exceeded` right
+    /// after accept: a line with no `id`) rather than "closed".
+    private func sendOrRefusal(_ bytes: [UInt8], fd clientFd: Int32?, deadline: ContinuousClock.Instant?) throws(MioClientError) {
+        do {
+            try send(bytes, fd: clientFd)
+        } catch {
+            guard error == .connectionClosed else { throw error }
+            let drainUntil = ContinuousClock.now + .seconds(1)
+            while true {
+                let until = deadline.map { min($0, drainUntil) } ?? drainUntil
+                guard let received = try? readLine(timeout: max(.zero, until - .now)) else { throw error }
+                received.closeFds()
+                if case .reply(nil, .failed(let code, let message))? = received.line {
+                    throw .daemon(code: code, message: message)
+                }
+            }
+        }
+    }
+
     /// One line and its fds: a request with an fd goes alone in its sendmsg.
     private func send(_ bytes: [UInt8], fd clientFd: Int32?) throws(MioClientError) {
         var offset = 0
@@ -102,7 +141,10 @@ extension MioConnection {
             } catch {
                 throw error.kind == .connectionClosed ? .connectionClosed : .system(error)
             }
-            if case .done(let n) = result { offset += n }  // blocking: never would-block
+            switch result {
+            case .done(let n): offset += n
+            case .wouldBlock: throw .timedOut  // SO_SNDTIMEO: the daemon stopped reading
+            }
         }
     }
 
@@ -111,7 +153,7 @@ extension MioConnection {
     func readLine(timeout: Duration?) throws(MioClientError) -> ReceivedLine {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while lines.isEmpty {
-            if closed { throw .connectionClosed }
+            if closed || closedByUser { throw .connectionClosed }
             if let deadline {
                 let ready: Bool
                 do {

@@ -3,35 +3,60 @@ import Glibc
 #endif
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 /// A connection to mio-daemon: requests with their replies matched in
 /// order, and the events that arrive in between kept for ``next(timeout:)``.
 ///
 /// ```swift
-/// let daemon = try MioConnection()                 // the socket path of docs/protocol.md, "Socket path"
+/// let daemon = try MioConnection(timeout: .seconds(10))  // the socket path of docs/protocol.md, "Socket path"
 /// try daemon.register(fd: pipeReadEnd, token: 7, interest: .readable)
 /// while let event = try daemon.next(timeout: .seconds(5)) {
 ///     print(event)                                 // token 7: readable
 /// }
 /// ```
 ///
-/// Not thread-safe: use one connection from one task at a time.
-public final class MioConnection {
+/// `Sendable`: every call takes the connection's lock for its whole
+/// exchange, so requests from several tasks go out and come back one at a
+/// time, in order. A lock rather than an actor keeps the calls synchronous
+/// (mioctl, scripts, C-style loops) and lets ``eventStream``'s reader wait
+/// in poll(2) without holding anything.
+public final class MioConnection: @unchecked Sendable {
     public let path: String
+    /// How long each request waits for its reply (nil: for ever); then
+    /// ``MioClientError/timedOut``.
+    public let requestTimeout: Duration?
+    let lock = ConnectionLock()
+    /// The socket. Closed by ``close()`` (or, while an event stream's
+    /// reader still polls it, by the last reader), else by deinit.
     let fd: Int32
+    // Guarded by `lock`:
     var framer: LineFramer
     var lines: [FramedLine] = []
     var events: [ClientEvent] = []
     var nextID: UInt64 = 1
+    /// The daemon's end of the connection was seen.
     var closed = false
+    /// ``close()`` was called: no more requests.
+    var closedByUser = false
+    /// Event stream reader threads polling `fd`.
+    var readers = 0
+    /// One per reader: raised when a request kept events the reader's
+    /// poll on the socket can no longer see.
+    var readerNudges: [ObjectIdentifier: StopSignal] = [:]
     var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     var received = [Int32](repeating: -1, count: 253)
+    /// Guards `fdReleased` alone, so that ``close()`` can shut the socket
+    /// down while another thread holds `lock` in a blocking read.
+    let releaseLock = ConnectionLock()
+    var fdReleased = false
 
-    /// Connects to the daemon at `path` (default: the order of docs/protocol.md, "Socket path").
-    public init(path: String? = nil) throws(MioClientError) {
+    /// Connects to the daemon at `path` (default: the order of docs/protocol.md,
+    /// "Socket path"); `timeout` bounds the connect and each request's reply.
+    public init(path: String? = nil, timeout: Duration? = nil) throws(MioClientError) {
         let path = SocketPath.resolve(explicit: path)
         self.path = path
+        self.requestTimeout = timeout
         do {
             fd = try Sys.socket(domain: AF_UNIX, type: Int32(SOCK_STREAM.rawValue))
         } catch {
@@ -39,11 +64,22 @@ public final class MioConnection {
         }
         do {
             // A blocking socket: one recvmsg per wait without a timeout, and
-            // poll(2) first only when there is one.
-            _ = try Sys.connect(fd, unixPath: path)
+            // poll(2) first only when there is one. SO_SNDTIMEO bounds a
+            // connect to a full backlog and a send to a daemon that stopped reading.
+            try Sys.setSendTimeout(fd, timeout)
+            if case .wouldBlock = try Sys.connect(fd, unixPath: path) {
+                Sys.close(fd)
+                throw MioClientError.timedOut
+            }
+        } catch let error as MioClientError {
+            throw error
+        } catch let error as MioError {
+            Sys.close(fd)
+            if error.kind == .accessDenied { throw .permissionDenied(path: path, reason: error.description) }
+            throw .notRunning(path: path, reason: error.description)
         } catch {
             Sys.close(fd)
-            throw .notRunning(path: path, reason: error.description)
+            throw .notRunning(path: path, reason: "\(error)")
         }
         framer = LineFramer(maxLine: 64 << 20, dispose: { Sys.close($0) })
     }
@@ -51,7 +87,37 @@ public final class MioConnection {
     deinit {
         for line in lines { for fd in line.fds { Sys.close(fd) } }
         framer.finish()
-        Sys.close(fd)
+        releaseFd()
+    }
+
+    /// Ends the connection now: the daemon sees it closed (a non-persistent
+    /// session ends with it), a call blocked in another thread returns
+    /// ``MioClientError/connectionClosed``, an event stream ends, and every
+    /// later call throws ``MioClientError/connectionClosed``. Idempotent.
+    public func close() {
+        releaseLock.withLock { if !fdReleased { Sys.shutdownBoth(fd) } }
+        lock.withLock {
+            closedByUser = true
+            for line in lines { for fd in line.fds { Sys.close(fd) } }
+            lines.removeAll()
+            if readers == 0 { releaseFd() }
+        }
+    }
+
+    func releaseFd() {
+        releaseLock.withLock {
+            if !fdReleased { Sys.close(fd) }
+            fdReleased = true
+        }
+    }
+
+    /// One public call: under the lock, refused once closed.
+    func exchange<T>(_ body: () throws(MioClientError) -> T) throws(MioClientError) -> T {
+        try lock.withLock { () throws(MioClientError) -> T in
+            if closedByUser { throw .connectionClosed }
+            defer { if !events.isEmpty { for nudge in readerNudges.values { nudge.raise() } } }
+            return try body()
+        }
     }
 
     // MARK: - Requests
@@ -62,38 +128,38 @@ public final class MioConnection {
                       delivery: Delivery = .stream, client: String = "MioClient") throws(MioClientError) -> HelloReply {
         let hello = HelloRequest(protocolVersion: protocolVersion, session: session, persist: persist, takeover: takeover,
                                  delivery: delivery, client: client)
-        guard case .hello(let reply) = try request(.hello(hello)) else { throw .protocolViolation("hello reply without its fields") }
+        guard case .hello(let reply) = try exchange({ () throws(MioClientError) in try request(.hello(hello)) }) else { throw .protocolViolation("hello reply without its fields") }
         return reply
     }
 
     /// Hands `fd` to the daemon under `token` (the daemon keeps its own copy:
     /// close yours when you no longer need it).
     public func register(fd clientFd: Int32, token: Token, interest: Interest, mode: Mode = .edge) throws(MioClientError) {
-        _ = try request(.register(token: token, interest: interest, mode: mode), fd: clientFd)
+        _ = try exchange { () throws(MioClientError) in try request(.register(token: token, interest: interest, mode: mode), fd: clientFd) }
     }
 
     public func reregister(token: Token, interest: Interest, mode: Mode = .edge) throws(MioClientError) {
-        _ = try request(.reregister(token: token, interest: interest, mode: mode))
+        _ = try exchange { () throws(MioClientError) in try request(.reregister(token: token, interest: interest, mode: mode)) }
     }
 
     public func deregister(token: Token) throws(MioClientError) {
-        _ = try request(.deregister(token: token))
+        _ = try exchange { () throws(MioClientError) in try request(.deregister(token: token)) }
     }
 
     /// Makes a waker under `token`, as `mio::Waker`.
     public func waker(token: Token) throws(MioClientError) {
-        _ = try request(.waker(token: token))
+        _ = try exchange { () throws(MioClientError) in try request(.waker(token: token)) }
     }
 
     /// Wakes the waker `token` of this session, or of `session` (same uid).
     public func wake(token: Token, session: String? = nil) throws(MioClientError) {
-        _ = try request(.wake(token: token, session: session))
+        _ = try exchange { () throws(MioClientError) in try request(.wake(token: token, session: session)) }
     }
 
     /// `poll` (sessions with `delivery: .poll`): nil timeout waits until an event comes.
     public func poll(timeout: Duration?, maxEvents: Int = 1024) throws(MioClientError) -> [ReadinessEvent] {
         let milliseconds = timeout.map { UInt64(max(0, $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000)) }
-        guard case .events(let events) = try request(.poll(timeoutMilliseconds: milliseconds, maxEvents: maxEvents)) else {
+        guard case .events(let events) = try exchange({ () throws(MioClientError) in try request(.poll(timeoutMilliseconds: milliseconds, maxEvents: maxEvents), waitAlso: timeout ?? .seconds(Int64.max / 4)) }) else {
             throw .protocolViolation("poll reply without events")
         }
         return events
@@ -102,7 +168,11 @@ public final class MioConnection {
     /// Gets the held fd back: a new fd the caller owns.
     public func fetch(token: Token, deregister: Bool = false) throws(MioClientError) -> Int32 {
         var fds: [Int32] = []
-        _ = try request(.fetch(token: token, deregister: deregister), receivedFds: &fds)
+        fds = try exchange { () throws(MioClientError) in
+            var fds: [Int32] = []
+            _ = try request(.fetch(token: token, deregister: deregister), receivedFds: &fds)
+            return fds
+        }
         guard fds.count == 1 else {
             for fd in fds { Sys.close(fd) }
             throw .protocolViolation("fetch reply came with \(fds.count) fds, not 1")
@@ -114,7 +184,7 @@ public final class MioConnection {
     /// session `session` of this uid (root: of `uid`), read without
     /// attaching to it or taking its pending events.
     public func list(session: String? = nil, uid: UInt32? = nil) throws(MioClientError) -> [RegistrationInfo] {
-        guard case .registrations(let registrations) = try request(.list(session: session, uid: uid)) else {
+        guard case .registrations(let registrations) = try exchange({ () throws(MioClientError) in try request(.list(session: session, uid: uid)) }) else {
             throw .protocolViolation("list reply without registrations")
         }
         return registrations
@@ -122,29 +192,33 @@ public final class MioConnection {
 
     /// The named sessions of this uid (root: of every uid).
     public func sessions() throws(MioClientError) -> [SessionInfo] {
-        guard case .sessions(let sessions) = try request(.sessions) else { throw .protocolViolation("sessions reply without sessions") }
+        guard case .sessions(let sessions) = try exchange({ () throws(MioClientError) in try request(.sessions) }) else { throw .protocolViolation("sessions reply without sessions") }
         return sessions
     }
 
     public func stats() throws(MioClientError) -> StatsReply {
-        guard case .stats(let stats) = try request(.stats) else { throw .protocolViolation("stats reply without stats") }
+        guard case .stats(let stats) = try exchange({ () throws(MioClientError) in try request(.stats) }) else { throw .protocolViolation("stats reply without stats") }
         return stats
     }
 
     /// Ends this connection's session, or the named session `session` (not
     /// attached to any connection): every registration removed, every fd closed.
     public func end(session: String? = nil, uid: UInt32? = nil) throws(MioClientError) {
-        _ = try request(.end(session: session, uid: uid))
+        _ = try exchange { () throws(MioClientError) in try request(.end(session: session, uid: uid)) }
     }
 
     public func ping() throws(MioClientError) {
-        _ = try request(.ping)
+        _ = try exchange { () throws(MioClientError) in try request(.ping) }
     }
 
     // MARK: - Events
 
     /// The next event, waiting up to `timeout` (nil: for ever); nil on timeout.
     public func next(timeout: Duration?) throws(MioClientError) -> ClientEvent? {
+        try exchange { () throws(MioClientError) in try nextEvent(timeout: timeout) }
+    }
+
+    func nextEvent(timeout: Duration?) throws(MioClientError) -> ClientEvent? {
         if !events.isEmpty { return events.removeFirst() }
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
@@ -166,24 +240,63 @@ public final class MioConnection {
         }
     }
 
-    /// Events as an `AsyncSequence`; it ends when the daemon closes the
-    /// connection. Each step waits on a thread of its own, so other tasks run.
+    /// Events as an `AsyncSequence`; it ends when the daemon or ``close()``
+    /// ends the connection, and at once when the consuming task is
+    /// cancelled. One reader thread serves the stream for its whole life
+    /// (none per event); requests from other tasks go on meanwhile.
     public var eventStream: AsyncThrowingStream<ClientEvent, Error> {
-        let box = UnsafeSendableBox(self)
-        return AsyncThrowingStream {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ClientEvent?, Error>) in
-                BlockingStep.run {
-                    do {
-                        continuation.resume(returning: try box.value.next(timeout: nil))
-                    } catch {
-                        if (error as? MioClientError) == .connectionClosed {
-                            continuation.resume(returning: nil)
-                        } else {
-                            continuation.resume(throwing: error)
-                        }
+        let (stream, continuation) = AsyncThrowingStream<ClientEvent, Error>.makeStream()
+        let stop: StopSignal
+        let nudge: StopSignal
+        do {
+            stop = try StopSignal()
+            nudge = try StopSignal()
+        } catch {
+            continuation.finish(throwing: MioClientError.system(error))
+            return stream
+        }
+        let started = lock.withLock { () -> Bool in
+            if closedByUser { return false }
+            readers += 1
+            readerNudges[ObjectIdentifier(nudge)] = nudge
+            return true
+        }
+        guard started else {
+            stop.close()
+            nudge.close()
+            continuation.finish()
+            return stream
+        }
+        continuation.onTermination = { _ in stop.raise() }
+        StreamReader.start { [self] in
+            defer {
+                stop.close()
+                lock.withLock {
+                    readerNudges[ObjectIdentifier(nudge)] = nil
+                    nudge.close()
+                    readers -= 1
+                    if closedByUser && readers == 0 { releaseFd() }
+                }
+            }
+            while true {
+                nudge.clear()
+                do {
+                    // What has come, without blocking, under the lock.
+                    while let event = try exchange({ () throws(MioClientError) in try nextEvent(timeout: .zero) }) {
+                        if case .terminated = continuation.yield(event) { return }
                     }
+                } catch {
+                    if (error as? MioClientError) == .connectionClosed { continuation.finish() } else { continuation.finish(throwing: error) }
+                    return
+                }
+                // Then sleep, not holding the lock, until the socket, a nudge or the stop signal wakes us.
+                guard let stopFd = stop.pollable, let nudgeFd = nudge.pollable,
+                      let ready = try? Sys.waitReadable(anyOf: [fd, stopFd, nudgeFd], timeout: nil), !ready[1] else {
+                    continuation.finish()
+                    return
                 }
             }
         }
+        return stream
     }
 }

@@ -5,7 +5,7 @@ import Logging
 import MioCore
 import MioSystem
 import MioServer
-import Protocol
+import MioProtocol
 
 struct StartupError: Error {
     let message: String

@@ -5,6 +5,7 @@ import Glibc
 import Logging
 import MioCore
 import MioSystem
+import MioProtocol
 import MioServer
 
 @main
@@ -18,7 +19,8 @@ struct MioDaemon: ParsableCommand {
             with an fd store (systemd: mio-daemon.service); run by hand, they live as long as this process.
             Socket path, in order: --socket, $MIO_SOCKET, /run/mio-daemon/mio.sock (root or socket \
             activation), $XDG_RUNTIME_DIR/mio-daemon/mio.sock, /tmp/mio-daemon-$UID/mio.sock.
-            """)
+            """,
+        version: "mio-daemon \(packageVersion) (protocol \(protocolVersion))")
 
     @Option(help: "The Unix socket to serve.")
     var socket: String?

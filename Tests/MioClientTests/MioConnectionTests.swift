@@ -1,7 +1,7 @@
 import Glibc
 import MioClient
 import MioCore
-import Protocol
+import MioProtocol
 import Testing
 
 @Suite("The Swift client against the real daemon", .serialized)

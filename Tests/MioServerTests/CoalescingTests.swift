@@ -1,7 +1,7 @@
 import Testing
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 @testable import MioServer
 
 @Suite("Pending readiness is coalesced per token, in arrival order")

@@ -4,7 +4,7 @@ import Glibc
 #endif
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 @testable import MioServer
 
 @Suite("Outbound: what a connection has yet to send")

@@ -1,6 +1,6 @@
 import MioCore
 import Testing
-@testable import Protocol
+@testable import MioProtocol
 
 private func text(_ write: (inout JSONWriter) -> Void) -> String {
     var writer = JSONWriter()

@@ -1,5 +1,5 @@
 import Testing
-@testable import Protocol
+@testable import MioProtocol
 
 /// Feeds chunks to a framer with pretend fds, as one recvmsg each.
 private final class Harness {

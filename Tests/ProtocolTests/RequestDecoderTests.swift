@@ -1,6 +1,6 @@
 import MioCore
 import Testing
-@testable import Protocol
+@testable import MioProtocol
 
 private func decode(_ text: String, fds: Int = 0) -> Result<Request, DecodeFailure> {
     Array(text.utf8).withUnsafeBytes { RequestDecoder().decode($0, fdCount: fds) }

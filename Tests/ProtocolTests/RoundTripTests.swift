@@ -1,6 +1,6 @@
 import Testing
 import MioCore
-@testable import Protocol
+@testable import MioProtocol
 
 @Suite("Decode of encode gives the value back: requests, replies, events")
 struct RoundTripTests {

@@ -31,10 +31,10 @@ def test_no_daemon_is_one_line_and_exit_2(tmp_path, daemon):
 def test_bad_fd_arguments_are_refused_before_anything_is_sent(daemon, tmp_path):
     before = json.loads(mioctl(daemon, "stats", "--json").stdout)["stats"]
     r = mioctl(daemon, "wait", "--fd", "9", "--timeout", "1")
-    assert r.returncode == 2 and "not an open file descriptor" in r.stderr
+    assert r.returncode == 64 and "not an open file descriptor" in r.stderr
     with open(tmp_path / "regular", "w") as f:
         r = mioctl(daemon, "wait", "--fd", "3", "--timeout", "1", fds={3: f.fileno()})
-    assert r.returncode == 2 and "regular file" in r.stderr
+    assert r.returncode == 64 and "regular file" in r.stderr
     r = mioctl(daemon, "watch", "--fd", "three")
     assert r.returncode != 0 and "fd" in r.stderr
     after = json.loads(mioctl(daemon, "stats", "--json").stdout)["stats"]
@@ -107,9 +107,9 @@ def test_hold_list_fetch_wake(daemon, tmp_path):
     client.close()
 
     r = mioctl(daemon, "fetch", "--session", "web", "--token", "2", "--", "true")
-    assert r.returncode == 2 and "unknown_token" in r.stderr
+    assert r.returncode == 1 and "unknown_token" in r.stderr
     r = mioctl(daemon, "wake", "--session", "web", "--token", "1")
-    assert r.returncode == 2 and "not a waker" in r.stderr
+    assert r.returncode == 1 and "not a waker" in r.stderr
     r = mioctl(daemon, "fetch", "--session", "web", "--token", "1", "--deregister", "--", "true")
     assert r.returncode == 0, r
     assert daemon.settled_fd_count(baseline) == baseline
@@ -132,7 +132,7 @@ def test_wake_from_mioctl_reaches_the_session(daemon):
 
 
 def test_help_has_an_example_for_each_subcommand(daemon):
-    for sub in ["ping", "stats", "list", "watch", "wait", "hold", "fetch", "wake"]:
+    for sub in ["ping", "info", "stats", "sessions", "list", "end", "watch", "wait", "hold", "fetch", "deregister", "waker", "wake", "call"]:
         r = mioctl(daemon, sub, "--help")
         assert r.returncode == 0 and "Example" in r.stdout, (sub, r.stdout)
     r = mioctl(daemon, "--generate-completion-script", "bash")

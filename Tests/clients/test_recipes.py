@@ -34,10 +34,11 @@ def need_socat():
 
 def test_every_recipe_is_covered():
     assert len(RECIPES) == 8
+    assert "READLINE" not in "".join(RECIPES).replace("has no READLINE", "")
 
 
 def test_ping(daemon):
-    assert lines(run(daemon, recipe('"op":"ping"')).stdout) == [{"id": 1, "ok": True}]
+    assert lines(run(daemon, recipe('"op":"ping","id":1')).stdout) == [{"id": 1, "ok": True}]
 
 
 def test_stats(daemon):
@@ -58,7 +59,7 @@ def test_watch_a_session_and_wake_it_from_another_connection(daemon):
     try:
         hello = json.loads(proc.stdout.readline())
         assert hello["ok"] and hello["session"] == "demo"
-        woke = lines(run(daemon, recipe('"session":"demo"}\' | socat')).stdout)
+        woke = lines(run(daemon, """echo '{"op":"wake","token":9,"session":"demo"}' | socat -t 2 - UNIX-CONNECT:$MIO_SOCKET""").stdout)
         assert woke == [{"ok": True}]
         event = json.loads(proc.stdout.readline())
         assert event["event"] == "ready" and event["token"] == 9 and event["readable"] is True
@@ -78,5 +79,29 @@ def test_poll_with_timeout(daemon):
     assert out[0]["ok"] and out[1] == {"ok": True, "events": []}
 
 
-def test_interactive_recipe_is_the_readline_one():
-    assert "READLINE" in recipe("READLINE")
+def test_wake_another_session_with_its_setup_in_view(daemon):
+    out = lines(run(daemon, recipe('"session":"alarm"}')).stdout)
+    assert [o["ok"] for o in out] == [True, True, True]
+    assert daemon.raw().ok({"op": "sessions"})["sessions"][0]["pending"] == 1
+
+
+def test_interactive_recipe_needs_no_readline(daemon):
+    out = lines(run(daemon, recipe("STDIO")).stdout)
+    assert out[0] == {"ok": True} and out[1]["ok"] and out[1]["sessions"] == []
+
+
+README_BLOCKS = re.findall(r"```sh\n(.*?)\n```", (REPO / "README.md").read_text(), re.S)
+
+
+def test_the_readme_mioctl_block_runs_as_written(daemon, tmp_path):
+    block = next(b for b in README_BLOCKS if b.startswith("mkfifo my.fifo"))
+    baseline = daemon.fd_count()
+    r = subprocess.run(["bash", "-c", block], env=daemon.client_env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    out = r.stdout
+    assert "answered in" in out and "protocol                 1" in out, r
+    assert "made waker token 9 in session worker" in out and "worker  uid" in out and "1 pending" in out, r
+    assert "token 9  waker" in out and "ended session worker" in out, r
+    assert "held fd 3 as token 1 in session web" in out and "fd 3 is back as web.1" in out, r
+    assert "ready" in out.splitlines() and '"stats":' in out, r
+    assert r.returncode == 0, r
+    assert daemon.settled_fd_count(baseline) == baseline

@@ -2,7 +2,7 @@ import Glibc
 import MioClient
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 /// The relay round trip driven by the Swift client library instead of the
 /// C client: one pipe registered; write 1 byte, wait for its event, drain.

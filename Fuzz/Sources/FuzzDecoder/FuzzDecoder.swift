@@ -1,4 +1,4 @@
-import Protocol
+import MioProtocol
 
 /// One request line through the strict decoder, with 0–2 fds claimed.
 /// It must never crash, and what it accepts must hold to the protocol.

@@ -1,5 +1,5 @@
 import Glibc
-import Protocol
+import MioProtocol
 
 /// The input is cut into chunks (as many recvmsg() calls) by its own bytes;
 /// each chunk carries 0–3 real fds (copies of one /dev/null fd: dup is

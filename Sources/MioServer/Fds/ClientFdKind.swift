@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import MioSystem
-import Protocol
+import MioProtocol
 
 /// What a client's fd is, as `list` names it; only these are registered
 /// (docs/protocol.md, "Passing file descriptors").

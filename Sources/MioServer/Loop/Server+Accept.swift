@@ -3,7 +3,7 @@ import Glibc
 #endif
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 extension Server {
     /// Accepts what is waiting, at most 256 a turn.

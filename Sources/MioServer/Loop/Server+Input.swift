@@ -1,6 +1,6 @@
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 /// Reads per connection per turn, so one busy client cannot starve the rest.
 private let readsPerTurn = 16

@@ -1,6 +1,6 @@
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 extension Server {
     /// Queues the reply a handler decided on; a deferred one is the

@@ -1,5 +1,5 @@
 import MioCore
-import Protocol
+import MioProtocol
 
 extension Server {
     /// The connection lets go of its session: a persistent one stays (its

@@ -4,7 +4,7 @@ import Glibc
 import Logging
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 /// The daemon's one event loop: a `MioCore.Poll` that watches the listening
 /// socket, every connection, a signalfd and every registered client fd.

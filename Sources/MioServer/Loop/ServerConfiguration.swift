@@ -1,3 +1,4 @@
+import MioProtocol
 /// What the daemon's flags decide (docs/protocol.md, "Peers, permissions and limits").
 public struct ServerConfiguration: Sendable {
     public var maxLine = 65536
@@ -14,7 +15,7 @@ public struct ServerConfiguration: Sendable {
     /// `WATCHDOG=1` this often (half of `WATCHDOG_USEC`), or never.
     public var watchdogInterval: Duration?
     public var serverName = "mio-daemon"
-    public var version = "0.1.0"
+    public var version = packageVersion
 
     public init() {}
 

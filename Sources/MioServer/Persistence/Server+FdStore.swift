@@ -1,6 +1,6 @@
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 /// Persistent sessions across any end of the daemon: their fds are kept in
 /// the service manager's fd store all along (``FdStoreMirror``); at start

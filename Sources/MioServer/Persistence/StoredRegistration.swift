@@ -1,5 +1,5 @@
 import MioCore
-import Protocol
+import MioProtocol
 
 /// The name a persistent registration is stored under in the fd store:
 /// `mio~UID~SESSION~TOKEN~INTEREST~MODE~KIND`, e.g. `mio~1000~build~7~rw~e~f`.

@@ -1,4 +1,4 @@
-import Protocol
+import MioProtocol
 
 /// What a request handler decided. Noncopyable, because it may carry an fd
 /// to hand back: the reply that carries it then owns it.

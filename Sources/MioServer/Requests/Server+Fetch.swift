@@ -1,6 +1,6 @@
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 extension Server {
     /// `fetch`: a copy of the held fd goes back beside the reply; with

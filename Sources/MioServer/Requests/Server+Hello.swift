@@ -1,5 +1,5 @@
 import MioCore
-import Protocol
+import MioProtocol
 
 extension Server {
     /// `hello`: attach to a named session (made if new), or stay anonymous;

@@ -1,5 +1,5 @@
 import MioCore
-import Protocol
+import MioProtocol
 
 /// Looking at sessions: `list`, `sessions`, `stats`, and `end` (docs/protocol.md,
 /// "Operations"). Looking never attaches and never consumes pending readiness.

@@ -1,5 +1,5 @@
 import MioCore
-import Protocol
+import MioProtocol
 
 /// `poll` delivery (docs/protocol.md, "Operations"): events wait
 /// in the session until a `poll` takes them; a `poll` that finds none waits

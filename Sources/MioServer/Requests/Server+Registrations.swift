@@ -1,6 +1,6 @@
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 extension Server {
     /// `register`: the fd is the handler's; it ends up held by the new

@@ -1,5 +1,5 @@
 import MioCore
-import Protocol
+import MioProtocol
 
 /// The peer of a connection, read with `SO_PEERCRED` at accept.
 struct PeerCredentials {

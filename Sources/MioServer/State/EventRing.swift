@@ -4,7 +4,7 @@ import Glibc
 import CMioLinux
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 /// The shared-memory event ring of a connection with ring delivery
 /// (docs/protocol.md, "Ring delivery"): the daemon is its only producer,

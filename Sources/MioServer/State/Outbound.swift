@@ -3,7 +3,7 @@ import Glibc
 #endif
 import MioCore
 import MioSystem
-import Protocol
+import MioProtocol
 
 /// What a connection has yet to send: reply and event lines, and the fds of
 /// `fetch` replies, each of which goes out alone in its own `sendmsg()`

@@ -1,4 +1,4 @@
-import Protocol
+import MioProtocol
 
 /// The counts the limits read (docs/protocol.md, "Peers,
 /// permissions and limits"): connections, named sessions and registrations per uid, and in

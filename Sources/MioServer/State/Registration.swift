@@ -1,5 +1,5 @@
 import MioCore
-import Protocol
+import MioProtocol
 
 /// One client fd (or one waker) held for a session, under the client's token.
 final class Registration {

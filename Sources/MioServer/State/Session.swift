@@ -1,5 +1,5 @@
 import MioCore
-import Protocol
+import MioProtocol
 
 /// A set of registrations and their pending readiness, owned by one uid.
 /// Anonymous sessions die with their connection; named ones can be

@@ -1,4 +1,4 @@
-import Protocol
+import MioProtocol
 
 /// Every session: named ones by (uid, name), anonymous ones counted. Makes
 /// them under the limits and forgets them, keeping the ledger in step.
