@@ -48,7 +48,7 @@ struct Info: ParsableCommand {
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the daemon's counters.", discussion: "Example: mioctl stats --json | jq .stats")
+        abstract: "Print the daemon's counters.", discussion: "Example: mioctl stats --json")
     @OptionGroup var options: CommonOptions
 
     func run() throws {
@@ -91,7 +91,7 @@ struct List: ParsableCommand {
         discussion: """
             Without SESSION: every named session of this uid, each with its registrations.
             A session that does not exist is an error (exit 1).
-            Example: mioctl list build
+            Example: mioctl list web
             """)
     @OptionGroup var options: CommonOptions
     @Argument(help: "The named session to list.")

@@ -8,7 +8,7 @@ import MioSystem
 struct End: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "End a named session that no connection uses: its registrations go, its fds are closed.",
-        discussion: "Example: mioctl end build")
+        discussion: "Example: mioctl end web")
     @OptionGroup var options: CommonOptions
     @Argument(help: "The session to end.")
     var session: String
@@ -28,7 +28,10 @@ struct End: ParsableCommand {
 struct Hold: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Store an fd in a persistent session: it outlives mioctl, and comes back with fetch.",
-        discussion: "Example: mioctl hold --session web --fd 3 --token 1 3<>/run/web.sock   (compare s6-fdholder-store)")
+        discussion: """
+            A listening socket is handed over the same way by the program that made it (compare s6-fdholder-store).
+            Example: mioctl hold --session web --fd 3 --token 1 3<>my.fifo
+            """)
     @OptionGroup var options: CommonOptions
     @Option(help: "The persistent session to store it in.")
     var session: String
@@ -61,7 +64,7 @@ struct Fetch: ParsableCommand {
         discussion: """
             The command runs in mioctl's place with LISTEN_FDS=1 and LISTEN_PID set (compare s6-fdholder-retrieve). \
             Exit status 127 when the command is not found, 126 when it cannot be run.
-            Example: mioctl fetch --session web --token 1 -- ./server --listen-fd 3
+            Example: mioctl fetch --session web --token 1 -- sh -c 'ls -l /proc/self/fd/3'
             """)
     @OptionGroup var options: CommonOptions
     @Option(help: "The session that holds it.")

@@ -63,7 +63,7 @@ struct Wait: ParsableCommand {
             With several --fd, the ready one is printed ("fd 4 (token 4): readable"; --json: its event line).
             --timeout here is the whole wait (default: for ever); the daemon must also answer within it.
             Exit status: 0 ready, 1 timeout, 2 the daemon could not be reached or did not answer.
-            Example: mioctl wait --fd 3 --timeout 5s 3<>my.fifo && read line <&3
+            Example: { mioctl wait --fd 3 --timeout 5s && read line <&3; } 3<>my.fifo
             (3<>my.fifo, not 3<my.fifo: a FIFO opened only for reading blocks the shell until a writer comes.)
             """)
     @OptionGroup var options: CommonOptions
