@@ -35,8 +35,8 @@ def citations():
                 line = text.count("\n", 0, match.start()) + 1
                 names = [match.group(1)] + ANOTHER.findall(match.group(2))
                 for name in names:
-                    # A name may wrap onto the next comment line (`///`, `//`, `#`).
-                    name = re.sub(r"\s*\n\s*(?:///?|#)?\s*", " ", name)
+                    # A name may wrap onto the next comment line (`///`, `//`, `#`, ` * `).
+                    name = re.sub(r"\s*\n\s*(?:///?|#|\*)?\s*", " ", name)
                     yield path.relative_to(REPO_ROOT), line, " ".join(name.split())
 
 

@@ -363,7 +363,7 @@ def test_a_later_ring_hello_replaces_the_ring(daemon, rings):
 
 def test_end_returns_to_stream_delivery(daemon, rings):
     """end: "a new anonymous session, with stream delivery" (docs/protocol.md,
-    "end"), so the ring goes and events come as lines again."""
+    "`end`"), so the ring goes and events come as lines again."""
     maps_before = memfd_maps(daemon.pid)
     conn, _, ring = open_ring(daemon, rings, 64)
     conn.ok({"op": "waker", "id": 1, "token": 1})

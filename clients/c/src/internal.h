@@ -126,7 +126,7 @@ void mioc_parse_line(struct json_tokener *tok, const char *text, size_t len, str
 /* ---- the shared-memory event ring (ring.c) ---- */
 
 /* A token removed by a reply that carried ring_head: its records at
- * positions below `before` are stale (docs/protocol.md, "Removed tokens"). */
+ * positions below `before` are stale (docs/protocol.md, "Ring delivery"). */
 struct mioc_stale_token {
     uint64_t token, before;
 };

@@ -227,7 +227,7 @@ static int exchange(mio_client *c, uint64_t id, int fd, int *fds_out, int nfds) 
 }
 
 /* The events of a token just removed, kept or still in the ring, are
- * dropped (docs/protocol.md, "Ordering" and "Removed tokens"). */
+ * dropped (docs/protocol.md, "Ordering" and "Ring delivery"). */
 static int token_removed(mio_client *c, uint64_t token) {
     mioc_queue_drop_token(&c->queue, token);
     if (!mioc_ring_active(&c->ring)) return 0;
