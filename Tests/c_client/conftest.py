@@ -7,6 +7,7 @@ test ends with: each daemon still running is back at its fd baseline."""
 from __future__ import annotations
 
 import pathlib
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -42,3 +43,24 @@ def public_dir() -> Iterator[pathlib.Path]:
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def stopped_during(c_build, daemon):
+    """Runs a C test program's `shutdown` case (`stopped_during("api_test")`):
+    it says "ready" once it waits, the daemon then gets SIGTERM, and the
+    program must end its wait with "ok"; the daemon must exit 0."""
+    def run(program: str, env=None) -> None:
+        client = subprocess.Popen([str(c_build / "tests" / program), "shutdown", daemon.socket_path, str(daemon.pid)],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert client.stdout.readline().strip() == "ready"
+            daemon.send_signal(signal.SIGTERM)
+            out, err = client.communicate(timeout=20)
+        finally:
+            if client.poll() is None:
+                client.kill()
+        assert client.returncode == 0, err
+        assert out.strip() == "ok"
+        assert daemon.wait_exit() == 0
+    return run

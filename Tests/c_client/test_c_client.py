@@ -11,7 +11,6 @@ import pathlib
 import pwd
 import re
 import shutil
-import signal
 import subprocess
 from typing import Dict, List, Optional
 
@@ -98,19 +97,8 @@ def test_line_parser(c_build):
     assert done.stdout.strip() == "ok"
 
 
-def test_daemon_stopping_ends_the_wait(c_build, daemon):
-    client = subprocess.Popen([str(c_build / "tests" / "api_test"), "shutdown", daemon.socket_path, str(daemon.pid)],
-                              env=plain_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert client.stdout.readline().strip() == "ready"
-        daemon.send_signal(signal.SIGTERM)
-        out, err = client.communicate(timeout=20)
-    finally:
-        if client.poll() is None:
-            client.kill()
-    assert client.returncode == 0, err
-    assert out.strip() == "ok"
-    assert daemon.wait_exit() == 0
+def test_daemon_stopping_ends_the_wait(stopped_during):
+    stopped_during("api_test", env=plain_env())
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs a second uid (run as root)")

@@ -9,7 +9,6 @@ stopping. Every daemon is back at its fd baseline after each test
 
 from __future__ import annotations
 
-import signal
 import subprocess
 
 import pytest
@@ -30,16 +29,5 @@ def test_ring(c_build, daemon, case):
     assert done.stdout.strip().splitlines()[-1] == "ok"
 
 
-def test_ring_daemon_stopping_ends_the_wait(c_build, daemon):
-    client = subprocess.Popen([str(c_build / "tests" / "ring_test"), "shutdown", daemon.socket_path, str(daemon.pid)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert client.stdout.readline().strip() == "ready"
-        daemon.send_signal(signal.SIGTERM)
-        out, err = client.communicate(timeout=20)
-    finally:
-        if client.poll() is None:
-            client.kill()
-    assert client.returncode == 0, err
-    assert out.strip() == "ok"
-    assert daemon.wait_exit() == 0
+def test_ring_daemon_stopping_ends_the_wait(stopped_during):
+    stopped_during("ring_test")
