@@ -125,9 +125,10 @@ public final class MioConnection: @unchecked Sendable {
     /// `hello`: attach to a named session (nil: stay anonymous).
     @discardableResult
     public func hello(session: String? = nil, persist: Bool = false, takeover: Bool = false,
-                      delivery: Delivery = .stream, client: String = "MioClient") throws(MioClientError) -> HelloReply {
+                      delivery: Delivery = .stream, client: String = "MioClient",
+                      lease: LeaseChange? = nil) throws(MioClientError) -> HelloReply {
         let hello = HelloRequest(protocolVersion: protocolVersion, session: session, persist: persist, takeover: takeover,
-                                 delivery: delivery, client: client)
+                                 delivery: delivery, client: client, lease: lease)
         guard case .hello(let reply) = try exchange({ () throws(MioClientError) in try request(.hello(hello)) }) else { throw .protocolViolation("hello reply without its fields") }
         return reply
     }
@@ -136,6 +137,26 @@ public final class MioConnection: @unchecked Sendable {
     /// close yours when you no longer need it).
     public func register(fd clientFd: Int32, token: Token, interest: Interest, mode: Mode = .edge) throws(MioClientError) {
         _ = try exchange { () throws(MioClientError) in try request(.register(token: token, interest: interest, mode: mode), fd: clientFd) }
+    }
+
+    /// Hands `fd` to the daemon to hold under `token`, never polled: any
+    /// kind of fd (a memfd, a regular file, a directory, …).
+    public func store(fd clientFd: Int32, token: Token) throws(MioClientError) {
+        _ = try exchange { () throws(MioClientError) in try request(.store(token: token), fd: clientFd) }
+    }
+
+    /// A timer of the daemon's under `token`: a readable event for it
+    /// after `after`, then every `interval`. On a timer's token, sets it anew.
+    public func timer(token: Token, after: Duration, every interval: Duration? = nil) throws(MioClientError) {
+        let settings = TimerSettings(afterMilliseconds: Self.milliseconds(after), intervalMilliseconds: interval.map(Self.milliseconds))
+        _ = try exchange { () throws(MioClientError) in try request(.timer(token: token, settings)) }
+    }
+
+    /// Whole milliseconds, rounded up (a timer never fires early).
+    private static func milliseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(seconds) * 1000 + UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 
     public func reregister(token: Token, interest: Interest, mode: Mode = .edge) throws(MioClientError) {

@@ -138,7 +138,7 @@ struct List: ParsableCommand {
     private func print(_ registrations: [RegistrationInfo], indent: String) {
         if registrations.isEmpty { Output.line("\(indent)no registrations") }
         for r in registrations {
-            Output.line("\(indent)token \(r.token.rawValue)  \(r.kind)  \(r.interest.names.joined(separator: ","))  \(r.mode)")
+            Output.line("\(indent)token \(r.token.rawValue)  \(r.kind)  \(r.interest.map { $0.names.joined(separator: ",") } ?? "held")  \(r.mode.map { "\($0)" } ?? "")")
         }
     }
 }

@@ -41,18 +41,28 @@ struct Hold: ParsableCommand {
     var token: UInt64
     @Option(help: "What to watch it for meanwhile: readable, writable, priority (comma-separated).")
     var interest: String = "readable"
+    @Flag(help: "Hold it without polling: any kind of fd (a memfd, a regular file, a directory, O_PATH).")
+    var noPoll = false
+    @Option(help: "End the session once no connection has used it for this long (e.g. 1h; rounded up to seconds).")
+    var lease: TimeSpan?
 
     func validate() throws {
         if FdSpec.interest(interest) == nil { throw ValidationError("--interest: readable, writable or priority (comma-separated)") }
         if fd < 0 { throw ValidationError("--fd: a file descriptor number, 0 or more") }
+        if let lease, lease.leaseSeconds == nil { throw ValidationError("--lease: from 1s to \(LeaseChange.maxSeconds)s") }
     }
 
     func run() throws {
         try FdSpec(argument: "\(fd)")!.check()
         let daemon = try options.connect()
         try Failure.guarded(options) {
-            try daemon.hello(session: session, persist: true, client: "mioctl hold")
-            try daemon.register(fd: fd, token: Token(token), interest: FdSpec.interest(interest)!)
+            try daemon.hello(session: session, persist: true, client: "mioctl hold",
+                             lease: lease?.leaseSeconds.map { .set(seconds: $0) })
+            if noPoll {
+                try daemon.store(fd: fd, token: Token(token))
+            } else {
+                try daemon.register(fd: fd, token: Token(token), interest: FdSpec.interest(interest)!)
+            }
         }
         if !options.json { Output.line("held fd \(fd) as token \(token) in session \(session)") }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MioClient
 
 /// A systemd time span (systemd.time(7)): `500ms`, `5s`, `1min`, `1h`,
 /// `1min 30s`, `1.5s`, `infinity`; a plain number is seconds. No sign, no
@@ -85,5 +86,17 @@ struct TimeSpan: ExpressibleByArgument, CustomStringConvertible, Equatable {
 extension String {
     var trimmingSpaces: String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+extension TimeSpan {
+    /// As a lease: whole seconds, rounded up, 1 … 2^31−1; nil for
+    /// infinity, zero or longer.
+    var leaseSeconds: UInt32? {
+        guard let duration else { return nil }
+        let (seconds, attoseconds) = duration.components
+        let whole = seconds + (attoseconds > 0 ? 1 : 0)
+        guard whole >= 1, whole <= Int64(LeaseChange.maxSeconds) else { return nil }
+        return UInt32(whole)
     }
 }

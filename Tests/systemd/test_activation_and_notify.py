@@ -149,7 +149,7 @@ def test_persistent_sessions_survive_a_restart_through_the_fd_store(tmp_path, da
         # holds exactly its own fds plus the four restored client fds.
         text = second.stderr_tail()
         assert "mio~garbage" in text and "keep~7" in text, text
-        assert "5 of 7 registrations restored" in text or "5 of 6 registrations restored" in text, text
+        assert "5 of 7 stored fds restored" in text or "5 of 6 stored fds restored" in text, text
 
         # end: the session is gone, and its fds with it.
         assert client.request({"op": "end"})["ok"]

@@ -57,9 +57,17 @@ extension JSONWriter {
             for (index, registration) in registrations.enumerated() {
                 if index > 0 { comma() }
                 raw("{"); key("token"); unsigned(registration.token.rawValue)
-                comma(); key("interest"); stringArray(registration.interest.names)
-                comma(); key("mode"); string(registration.mode.description)
+                if let interest = registration.interest, let mode = registration.mode {
+                    comma(); key("interest"); stringArray(interest.names)
+                    comma(); key("mode"); string(mode.description)
+                } else {
+                    comma(); key("held"); bool(true)
+                }
                 comma(); key("kind"); string(registration.kind)
+                if let timer = registration.timer {
+                    comma(); key("interval_ms"); optionalUnsigned(timer.intervalMilliseconds)
+                    comma(); key("expires_in_ms"); optionalUnsigned(timer.expiresInMilliseconds)
+                }
                 raw("}")
             }
             raw("]")
@@ -76,8 +84,7 @@ extension JSONWriter {
                 comma(); key("attached"); bool(session.attached)
                 comma(); key("registrations"); unsigned(UInt64(session.registrations))
                 comma(); key("pending"); unsigned(UInt64(session.pending))
-                comma(); key("lease_s")
-                if let lease = session.leaseSeconds { unsigned(UInt64(lease)) } else { raw("null") }
+                comma(); key("lease_s"); optionalUnsigned(session.leaseSeconds.map { UInt64($0) })
                 comma(); key("expires_in_s")
                 if let left = session.expiresInSeconds { double((left * 1000).rounded() / 1000) } else { raw("null") }
                 raw("}")
@@ -124,6 +131,11 @@ extension JSONWriter {
         unsigned(event.token.rawValue)
         // The six flags: one of 64 texts made once, one append per event.
         bytes.append(contentsOf: readinessTexts[Int(event.readiness.rawValue & 0x3F)])
+    }
+
+    /// A number, or `null`.
+    private mutating func optionalUnsigned(_ value: UInt64?) {
+        if let value { unsigned(value) } else { raw("null") }
     }
 
     private mutating func idField(_ id: RequestID?) {

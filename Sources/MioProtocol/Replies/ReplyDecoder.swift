@@ -89,7 +89,7 @@ extension ReplyBody {
             return
         }
         switch op {
-        case .register, .reregister, .deregister, .waker, .fetch:
+        case .register, .reregister, .deregister, .waker, .fetch, .store, .timer:
             guard let token = reply["token"]?.uint64 else { return nil }
             self = .token(Token(token))
         case .hello:
@@ -129,11 +129,19 @@ extension HelloReply {
 
 extension RegistrationInfo {
     init?(decoding item: JSONValue) {
-        guard let token = item["token"]?.uint64, let kind = item["kind"]?.string,
-              let names = item["interest"]?.array?.compactMap(\.string),
+        guard let token = item["token"]?.uint64, let kind = item["kind"]?.string else { return nil }
+        if item["held"]?.bool == true {
+            self.init(heldToken: Token(token), kind: kind)
+            return
+        }
+        guard let names = item["interest"]?.array?.compactMap(\.string),
               let interest = Interest(wireNames: names),
               let mode = item["mode"]?.string.flatMap({ Mode(wireName: $0) }) else { return nil }
-        self.init(token: Token(token), interest: interest, mode: mode, kind: kind)
+        var timer: TimerInfo?
+        if kind == "timer" {
+            timer = TimerInfo(intervalMilliseconds: item["interval_ms"]?.uint64, expiresInMilliseconds: item["expires_in_ms"]?.uint64)
+        }
+        self.init(token: Token(token), interest: interest, mode: mode, kind: kind, timer: timer)
     }
 }
 

@@ -35,15 +35,41 @@ public struct HelloReply: Equatable, Sendable {
 /// One line of a `list` reply.
 public struct RegistrationInfo: Equatable, Sendable {
     public var token: Token
-    public var interest: Interest
-    public var mode: Mode
+    /// What epoll watches it for; nil for a held fd (`store`: never polled).
+    public var interest: Interest?
+    public var mode: Mode?
     public var kind: String
+    /// A daemon-side timer's schedule (kind `timer`).
+    public var timer: TimerInfo?
 
-    public init(token: Token, interest: Interest, mode: Mode, kind: String) {
+    /// A held fd (`store`): never polled, no interest, no mode.
+    public var held: Bool { interest == nil }
+
+    public init(token: Token, interest: Interest, mode: Mode, kind: String, timer: TimerInfo? = nil) {
         self.token = token
         self.interest = interest
         self.mode = mode
         self.kind = kind
+        self.timer = timer
+    }
+
+    /// A held fd's line.
+    public init(heldToken token: Token, kind: String) {
+        self.token = token
+        self.kind = kind
+    }
+}
+
+/// Where a timer stands, as `list` shows it.
+public struct TimerInfo: Equatable, Sendable {
+    /// nil: a timer that expires once.
+    public var intervalMilliseconds: UInt64?
+    /// Milliseconds to the next expiry; nil once a one-shot timer has expired.
+    public var expiresInMilliseconds: UInt64?
+
+    public init(intervalMilliseconds: UInt64?, expiresInMilliseconds: UInt64?) {
+        self.intervalMilliseconds = intervalMilliseconds
+        self.expiresInMilliseconds = expiresInMilliseconds
     }
 }
 

@@ -26,9 +26,12 @@ public struct HelloRequest: Equatable, Sendable {
     /// With ring delivery: the ring's size (a power of two, 64…65536).
     public var ringEntries: Int?
     public var client: String?
+    /// nil: the session's lease stays as it is.
+    public var lease: LeaseChange?
 
     public init(protocolVersion: UInt64? = nil, session: String? = nil, persist: Bool = false, takeover: Bool = false,
-                delivery: Delivery? = nil, ringEntries: Int? = nil, client: String? = nil) {
+                delivery: Delivery? = nil, ringEntries: Int? = nil, client: String? = nil, lease: LeaseChange? = nil) {
+        self.lease = lease
         self.ringEntries = ringEntries
         self.protocolVersion = protocolVersion
         self.session = session
@@ -36,6 +39,33 @@ public struct HelloRequest: Equatable, Sendable {
         self.takeover = takeover
         self.delivery = delivery
         self.client = client
+    }
+}
+
+/// What a `hello` does to its session's lease (docs/protocol.md, "Leases").
+public enum LeaseChange: Equatable, Sendable {
+    /// `lease_s: N`: the session is ended after N seconds with no connection.
+    case set(seconds: UInt32)
+    /// `lease_s: null`: the session no longer has a lease.
+    case remove
+
+    /// The largest `lease_s`: 2^31−1 seconds.
+    public static let maxSeconds: UInt32 = UInt32(Int32.max)
+}
+
+/// A daemon-side timer's settings (docs/protocol.md, "Timers").
+public struct TimerSettings: Equatable, Sendable {
+    /// The first expiry, this many milliseconds from the request.
+    public var afterMilliseconds: UInt64
+    /// Then every this many milliseconds; nil: once.
+    public var intervalMilliseconds: UInt64?
+
+    /// The largest `after_ms` and `interval_ms`: 2^53−1, the largest integer every JSON reader keeps exactly.
+    public static let maxMilliseconds: UInt64 = (1 << 53) - 1
+
+    public init(afterMilliseconds: UInt64, intervalMilliseconds: UInt64? = nil) {
+        self.afterMilliseconds = afterMilliseconds
+        self.intervalMilliseconds = intervalMilliseconds
     }
 }
 
@@ -61,6 +91,10 @@ public struct Request: Equatable, Sendable {
         /// which must not be attached.
         case end(session: String?, uid: UInt32?)
         case ping
+        /// Holds the request's fd under `token`, never polled.
+        case store(token: Token)
+        /// A timer of the daemon's under `token`; on a timer's token, sets it anew.
+        case timer(token: Token, TimerSettings)
 
         public var op: Op {
             switch self {
@@ -77,10 +111,12 @@ public struct Request: Equatable, Sendable {
             case .stats: return .stats
             case .end: return .end
             case .ping: return .ping
+            case .store: return .store
+            case .timer: return .timer
             }
         }
 
-        /// The only operation that takes an fd.
+        /// Whether it takes an fd (`register`, `store`).
         public var takesFd: Bool { op.takesFd }
     }
 

@@ -17,11 +17,16 @@ extension JSONWriter {
             if let delivery = hello.delivery { comma(); key("delivery"); string(delivery.rawValue) }
             if let entries = hello.ringEntries { comma(); key("ring_entries"); unsigned(UInt64(entries)) }
             if let client = hello.client { comma(); key("client"); string(client) }
+            switch hello.lease {
+            case .set(let seconds)?: comma(); key("lease_s"); unsigned(UInt64(seconds))
+            case .remove?: comma(); key("lease_s"); raw("null")
+            case nil: break
+            }
         case .register(let token, let interest, let mode), .reregister(let token, let interest, let mode):
             tokenField(token)
             comma(); key("interest"); stringArray(interest.names)
             comma(); key("mode"); string(mode.wireName)
-        case .deregister(let token), .waker(let token):
+        case .deregister(let token), .waker(let token), .store(let token):
             tokenField(token)
         case .wake(let token, let session):
             tokenField(token)
@@ -36,6 +41,10 @@ extension JSONWriter {
         case .list(let session, let uid), .end(let session, let uid):
             if let session { comma(); key("session"); string(session) }
             if let uid { comma(); key("uid"); unsigned(UInt64(uid)) }
+        case .timer(let token, let settings):
+            tokenField(token)
+            comma(); key("after_ms"); unsigned(settings.afterMilliseconds)
+            if let interval = settings.intervalMilliseconds { comma(); key("interval_ms"); unsigned(interval) }
         case .sessions, .stats, .ping:
             break
         }

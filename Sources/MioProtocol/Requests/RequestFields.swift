@@ -64,13 +64,42 @@ struct Fields {
         case .stats: return .stats
         case .end: return .end(session: try sessionName(), uid: try optionalUID())
         case .ping: return .ping
+        case .store: return .store(token: try token())
+        case .timer: return .timer(token: try token(), try timerSettings())
         }
+    }
+
+    private func timerSettings() throws(ProtocolError) -> TimerSettings {
+        guard let after = try optionalUnsigned("after_ms") else {
+            throw ProtocolError(.badRequest, "missing \"after_ms\" (milliseconds to the first expiry, 0 or more)")
+        }
+        let most = TimerSettings.maxMilliseconds
+        guard after <= most else { throw ProtocolError(.badRequest, "\"after_ms\" is at most \(most)") }
+        let interval = try optionalUnsigned("interval_ms")
+        if let interval {
+            guard interval >= 1, interval <= most else {
+                throw ProtocolError(.badRequest, "\"interval_ms\" is from 1 to \(most)")
+            }
+        }
+        return TimerSettings(afterMilliseconds: after, intervalMilliseconds: interval)
+    }
+
+    /// `lease_s`: absent keeps the lease, null removes it, else 1 … 2^31−1.
+    private func leaseChange() throws(ProtocolError) -> LeaseChange? {
+        var found: OpaquePointer?
+        guard json_object_object_get_ex(object, "lease_s", &found) != 0 else { return nil }
+        guard let raw = found else { return .remove }  // json-c's null is a NULL value
+        let seconds = try unsigned(raw, "lease_s")
+        guard seconds >= 1, seconds <= UInt64(LeaseChange.maxSeconds) else {
+            throw ProtocolError(.badRequest, "\"lease_s\" is from 1 to \(LeaseChange.maxSeconds) seconds, or null to remove the lease")
+        }
+        return .set(seconds: UInt32(seconds))
     }
 
     private func checkFdCount(_ op: Op, fdCount: Int) throws(ProtocolError) {
         if op.takesFd {
-            if fdCount == 0 { throw ProtocolError(.noFd, "register needs one file descriptor, sent with the request line in one sendmsg()") }
-            if fdCount > 1 { throw ProtocolError(.badRequest, "register takes exactly one file descriptor, \(fdCount) came") }
+            if fdCount == 0 { throw ProtocolError(.noFd, "\(op.rawValue) needs one file descriptor, sent with the request line in one sendmsg()") }
+            if fdCount > 1 { throw ProtocolError(.badRequest, "\(op.rawValue) takes exactly one file descriptor, \(fdCount) came") }
         } else if fdCount > 0 {
             throw ProtocolError(.badRequest, "this request takes no file descriptor, \(fdCount) came (they were closed)")
         }
@@ -113,6 +142,10 @@ struct Fields {
             hello.ringEntries = Int(entries)
         }
         hello.client = try optionalString("client")
+        hello.lease = try leaseChange()
+        if case .set? = hello.lease, !hello.persist {
+            throw ProtocolError(.badRequest, "\"lease_s\" needs \"persist\":true: only a persistent session outlives its connection")
+        }
         return hello
     }
 

@@ -3,9 +3,11 @@
 /// the encoder.
 public enum Op: String, CaseIterable, Sendable {
     case hello, register, reregister, deregister, waker, wake, poll, fetch, list, sessions, stats, end, ping
+    /// docs/protocol.md, "Holding without polling" and "Timers".
+    case store, timer
 
-    /// The only operation that takes an fd.
-    public var takesFd: Bool { self == .register }
+    /// The operations that take an fd: exactly one.
+    public var takesFd: Bool { self == .register || self == .store }
 
     /// The reply to an op that is not one of these.
     static func unknown(_ name: String) -> ProtocolError {

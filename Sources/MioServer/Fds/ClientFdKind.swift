@@ -4,10 +4,45 @@ import Glibc
 import MioSystem
 import MioProtocol
 
-/// What a client's fd is, as `list` names it; only these are registered
-/// (docs/protocol.md, "Passing file descriptors").
+/// What a client's fd is, as `list` names it (docs/protocol.md, "Passing
+/// file descriptors"). The pollable kinds can be registered; any kind can
+/// be held (`store`); `waker` and `timer` are the daemon's own.
 enum ClientFdKind: String {
     case pipe, fifo, socket, char, eventfd, timerfd, pidfd, epoll, inotify, waker
+    /// Held only (docs/protocol.md, "Holding without polling").
+    case file, directory, memfd, path, other
+    /// A daemon-side timer (docs/protocol.md, "Timers").
+    case timer
+
+    /// Whether closing it never waits: everything but what a filesystem
+    /// server may hold up (a regular file's last close can flush over NFS
+    /// or FUSE), which the closer thread closes instead.
+    var closesAtOnce: Bool {
+        switch self {
+        case .file, .directory, .other: return false
+        default: return true
+        }
+    }
+
+    /// The kind of an fd to hold without polling: any open fd has one.
+    static func classifyHeld(_ fd: Int32) -> Result<ClientFdKind, ProtocolError> {
+        do throws(MioError) {
+            if try Sys.isPathOnly(fd) { return .success(.path) }
+            let info = try Sys.fstat(fd)
+            switch info.st_mode & S_IFMT {
+            case S_IFREG:
+                let target = (try? Sys.readLink("/proc/self/fd/\(fd)")) ?? ""
+                return .success(target.hasPrefix("/memfd:") ? .memfd : .file)
+            case S_IFDIR: return .success(.directory)
+            default:
+                // Anything that could be registered is named as it would be there.
+                if case .success(let kind) = classify(fd) { return .success(kind) }
+                return .success(.other)
+            }
+        } catch {
+            return .failure(ProtocolError(.badFd, "the file descriptor cannot be inspected: \(error)"))
+        }
+    }
 
     /// Tells the kind of `fd`, or why it cannot be registered.
     ///

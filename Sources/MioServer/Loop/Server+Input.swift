@@ -176,6 +176,10 @@ extension Server {
         case .stats: return .reply(.stats(stats))
         case .end(let name, let uid): return end(session: name, uid: uid, on: connection)
         case .ping: return .reply(.empty)
+        case .store(let token):
+            guard let fd = fds.take() else { return .failure(ProtocolError(.noFd, "store needs one file descriptor")) }
+            return store(fd, token: token, on: connection)
+        case .timer(let token, let settings): return setTimer(token, settings, on: connection)
         }
     }
 }

@@ -44,6 +44,8 @@ extension Server {
     @inline(__always)
     func readinessEvent(_ registration: Registration, _ event: Event) {
         guard registration.isActive else { return }
+        // A timerfd stays readable until read: read, it is ready at the next expiry only.
+        if registration.role == .timer { _ = registration.timer?.takeExpirations() }
         let session = registration.session
         if session.enqueue(registration, Readiness(event)) {
             counters.coalesced += 1

@@ -13,6 +13,7 @@ extension Server {
     /// Removes every registration of the session, closes every fd, and
     /// forgets the session.
     func destroy(_ session: Session) {
+        dropLease(of: session)
         sessions.destroy(session) { release($0) }
     }
 
@@ -20,9 +21,9 @@ extension Server {
     /// lets go of its fd (closed, or kept by the caller who took it first).
     func release(_ registration: Registration) {
         fdStore.remove(registration)
-        watches.unwatch(registration.internalToken, fd: registration.fd)
+        if registration.role.isWatched { watches.unwatch(registration.internalToken, fd: registration.fd) }
         registration.close()
-        ledger.remove(.registration(ownFd: registration.isWaker), uid: registration.session.uid)
+        ledger.remove(.registration(ownFd: registration.role.holdsDaemonFd), uid: registration.session.uid)
     }
 
     /// Adds a registration, already watched, to its session and the counts
@@ -30,7 +31,7 @@ extension Server {
     /// is false: an fd the store handed back is there already).
     func add(_ registration: Registration, to session: Session, storing: Bool = true) {
         session.add(registration)
-        ledger.add(.registration(ownFd: registration.isWaker), uid: session.uid)
+        ledger.add(.registration(ownFd: registration.role.holdsDaemonFd), uid: session.uid)
         if session.persistent, storing { fdStore.store(registration) }
     }
 

@@ -103,6 +103,7 @@ public final class Server {
             case .signals: readSignals()
             case .connection(let connection): connectionEvent(connection, event)
             case .registration(let registration): readinessEvent(registration, event)
+            case .lease(let session): leaseExpired(session)
             case .reserved: break
             }
         }

@@ -12,6 +12,8 @@ struct WatchTable {
         case signals
         case connection(Connection)
         case registration(Registration)
+        /// A session's lease timer.
+        case lease(Session)
         /// A token handed out before its owner exists (a waker registers
         /// itself under its token as it is made); no event is acted on.
         case reserved

@@ -19,6 +19,8 @@ final class FdStoreMirror {
     private var operationsThisTurn = 0
     /// Registrations whose fd PID 1 did not take: tried again each turn.
     private var retries: [Registration] = []
+    /// Leases whose timerfd PID 1 did not take: tried again each turn.
+    private var leaseRetries: [Session] = []
     /// Stored client fds by file (device, inode): systemd keeps one copy of
     /// an open file, so a second registration of it could not be stored.
     private var storedFiles: [FileIdentity: [Registration]] = [:]
@@ -33,6 +35,11 @@ final class FdStoreMirror {
     @inline(__always)
     func newTurn() {
         if operationsThisTurn != 0 { operationsThisTurn = 0 }
+        if !leaseRetries.isEmpty {
+            let again = leaseRetries
+            leaseRetries = []
+            for session in again { storeLease(of: session) }
+        }
         guard !retries.isEmpty else { return }
         let again = retries
         retries = []
@@ -55,7 +62,7 @@ final class FdStoreMirror {
     func store(_ registration: Registration) {
         guard let manager, registration.storedName == nil, let session = registration.session.name else { return }
         // systemd keeps one copy of an open file: a second is never sent.
-        if !registration.isWaker, storedCopy(of: registration.fd) != nil { return }
+        if !registration.role.holdsDaemonFd, storedCopy(of: registration.fd) != nil { return }
         let name = Self.name(of: registration, session: session)
         operationsThisTurn += 1
         guard manager.store(registration.fd, name: name) else {
@@ -69,7 +76,7 @@ final class FdStoreMirror {
     /// for fds the store handed back at start).
     func stored(_ registration: Registration, as name: String) {
         registration.storedName = name
-        if !registration.isWaker, let file = FileIdentity(registration.fd) {
+        if !registration.role.holdsDaemonFd, let file = FileIdentity(registration.fd) {
             registration.storedFile = file
             storedFiles[file, default: []].append(registration)
         }
@@ -99,6 +106,35 @@ final class FdStoreMirror {
         store(registration)
     }
 
+    /// A persistent session's lease timer goes to the store (again, under
+    /// a new name, when its length changed).
+    func storeLease(of session: Session) {
+        guard let manager, let lease = session.lease, let name = session.name else { return }
+        let wanted = StoredLease(uid: session.uid, session: name, seconds: lease.seconds).name
+        if lease.storedName == wanted { return }
+        removeLease(lease)
+        operationsThisTurn += 1
+        guard manager.store(lease.timer.fd, name: wanted) else {
+            leaseRetries.append(session)
+            return
+        }
+        lease.storedName = wanted
+    }
+
+    /// Records that the lease's timerfd is in the store under `name` (handed back at start).
+    func stored(_ lease: SessionLease, as name: String) {
+        lease.storedName = name
+    }
+
+    /// The lease is going: its stored copy goes first.
+    func removeLease(_ lease: SessionLease) {
+        leaseRetries.removeAll { $0.lease === lease }
+        guard let manager, let name = lease.storedName else { return }
+        operationsThisTurn += 1
+        _ = manager.removeStored(name: name)
+        lease.storedName = nil
+    }
+
     /// A name the store handed back that the daemon does not hold: it
     /// leaves the store.
     func forget(name: String) {
@@ -109,7 +145,7 @@ final class FdStoreMirror {
 
     private static func name(of registration: Registration, session: String) -> String {
         StoredRegistration(uid: registration.session.uid, session: session, token: registration.token,
-                           interest: registration.interest, mode: registration.mode, isWaker: registration.isWaker).name
+                           role: registration.role, interest: registration.interest, mode: registration.mode).name
     }
 }
 

@@ -13,42 +13,55 @@ extension Server {
     /// copy of a name are closed and leave the store. The daemon starts all
     /// the same.
     func restore(_ inherited: [InheritedFd]) {
-        var kept: [String: Registration] = [:]
+        var kept: [String: Restored] = [:]
         var copies: [String: Int] = [:]
         for item in inherited {
             copies[item.name, default: 0] += 1
-            guard let stored = StoredRegistration(name: item.name) else {
-                logger.warning("fd store: \"\(item.name)\" is not a name of ours; closing fd \(item.fd)")
-                ClientFdCloser.shared.close(item.fd)
-                continue
-            }
             if kept[item.name] != nil {
                 logger.warning("fd store: \(item.name) came twice; keeping the first")
                 ClientFdCloser.shared.close(item.fd)
                 continue
             }
-            switch restore(stored, fd: ClientFd(adopting: item.fd)) {
+            let restored: Result<Restored, RestoreFailure>
+            if let stored = StoredRegistration(name: item.name) {
+                restored = restore(stored, fd: ClientFd(adopting: item.fd)).map { .registration($0) }
+            } else if let lease = StoredLease(name: item.name) {
+                restored = restoreLease(lease, fd: ClientFd(adopting: item.fd)).map { .lease($0) }
+            } else {
+                logger.warning("fd store: \"\(item.name)\" is not a name of ours; closing fd \(item.fd)")
+                ClientFdCloser.shared.close(item.fd)
+                continue
+            }
+            switch restored {
             case .failure(let problem):
                 logger.warning("fd store: cannot restore \(item.name): \(problem); closing it")
-            case .success(let registration):
-                kept[item.name] = registration
+            case .success(let what):
+                kept[item.name] = what
             }
         }
         // The store must end up with exactly one copy of each name kept, and
         // none of the others: FDSTOREREMOVE removes every copy of a name.
         for (name, count) in copies.sorted(by: { $0.key < $1.key }) {
-            let registration = kept[name]
-            if registration == nil || count > 1 { fdStore.forget(name: name) }
-            guard let registration else { continue }
-            if count > 1 {
-                fdStore.store(registration)
-            } else {
-                fdStore.stored(registration, as: name)
+            let restored = kept[name]
+            if restored == nil || count > 1 { fdStore.forget(name: name) }
+            switch restored {
+            case nil: continue
+            case .registration(let registration)?:
+                if count > 1 { fdStore.store(registration) } else { fdStore.stored(registration, as: name) }
+            case .lease(let session)?:
+                guard let lease = session.lease else { continue }
+                if count > 1 { fdStore.storeLease(of: session) } else { fdStore.stored(lease, as: name) }
             }
         }
         if !inherited.isEmpty {
-            logger.info("fd store: \(kept.count) of \(inherited.count) registrations restored")
+            logger.info("fd store: \(kept.count) of \(inherited.count) stored fds restored")
         }
+    }
+
+    /// What one stored fd became again.
+    private enum Restored {
+        case registration(Registration)
+        case lease(Session)
     }
 
     /// Registers one stored fd again, in its session (made persistent);
@@ -61,44 +74,82 @@ extension Server {
         }
         session.persistent = true
         if let refusal = refusalOfRegistration(stored.token, in: session) { return .failure(RestoreFailure(refusal.message)) }
+        let made: Result<Registration, RestoreFailure>
+        switch stored.role {
+        case .polled: made = restorePolled(stored, fd: fd, in: session)
+        case .held: made = restoreHeld(stored, fd: fd, in: session)
+        case .waker: made = restoreWaker(stored, fd: fd, in: session)
+        case .timer: made = restoreTimer(stored, fd: fd, in: session)
+        }
+        // Already in the store: `restore(_:)` records it under its name.
+        if case .success(let registration) = made { add(registration, to: session, storing: false) }
+        return made
+    }
+
+    private func restorePolled(_ stored: StoredRegistration, fd: consuming ClientFd, in session: Session) -> Result<Registration, RestoreFailure> {
         let kind: ClientFdKind
         switch ClientFdKind.classify(fd.raw) {
         case .failure(let error): return .failure(RestoreFailure(error.message))
         case .success(let found): kind = found
         }
-        // A waker is the daemon's eventfd; a client's fd may be of any allowed kind (an eventfd too).
-        if stored.isWaker && kind != .eventfd { return .failure(RestoreFailure("a waker must be an eventfd, this is a \(kind.rawValue)")) }
         if kind == .socket, isConnectedToListener(fd.raw) { return .failure(RestoreFailure("a socket connected to the daemon itself")) }
-        let registration: Registration
+        let registration = Registration(token: stored.token, session: session, kind: kind, holding: fd,
+                                        interest: stored.interest, mode: stored.mode)
         do {
-            if stored.isWaker {
-                let eventFd = fd.release()
-                var made: Registration?
-                do {
-                    _ = try watches.watch(registering: { (slot) throws(MioError) in
-                        try Waker(registry: poll.registry, token: slot, adopting: eventFd)
-                    }, as: { slot, waker in
-                        let registration = Registration(token: stored.token, session: session, waker: waker)
-                        registration.internalToken = slot
-                        made = registration
-                        return .registration(registration)
-                    })
-                } catch {
-                    Sys.close(eventFd)  // the Waker was never made, so nothing else owns it
-                    throw error
-                }
-                registration = made!
-            } else {
-                registration = Registration(token: stored.token, session: session, kind: kind, holding: fd,
-                                            interest: stored.interest, mode: stored.mode)
-                registration.internalToken = try watches.watch(registration.fd, interest: stored.interest,
-                                                               mode: stored.mode, as: .registration(registration))
-            }
+            registration.internalToken = try watches.watch(registration.fd, interest: stored.interest,
+                                                           mode: stored.mode, as: .registration(registration))
         } catch {
             return .failure(RestoreFailure("\(error)"))
         }
-        // Already in the store: `restore(_:)` records it under its name.
-        add(registration, to: session, storing: false)
+        return .success(registration)
+    }
+
+    private func restoreHeld(_ stored: StoredRegistration, fd: consuming ClientFd, in session: Session) -> Result<Registration, RestoreFailure> {
+        let kind: ClientFdKind
+        switch ClientFdKind.classifyHeld(fd.raw) {
+        case .failure(let error): return .failure(RestoreFailure(error.message))
+        case .success(let found): kind = found
+        }
+        if kind == .socket, isConnectedToListener(fd.raw) { return .failure(RestoreFailure("a socket connected to the daemon itself")) }
+        return .success(Registration(token: stored.token, session: session, kind: kind, storing: fd))
+    }
+
+    /// A waker is the daemon's eventfd (a client's fd may be an eventfd too).
+    private func restoreWaker(_ stored: StoredRegistration, fd: consuming ClientFd, in session: Session) -> Result<Registration, RestoreFailure> {
+        guard case .success(.eventfd) = ClientFdKind.classify(fd.raw) else {
+            return .failure(RestoreFailure("a waker must be an eventfd"))
+        }
+        let eventFd = fd.release()
+        var made: Registration?
+        do {
+            _ = try watches.watch(registering: { (slot) throws(MioError) in
+                try Waker(registry: poll.registry, token: slot, adopting: eventFd)
+            }, as: { slot, waker in
+                let registration = Registration(token: stored.token, session: session, waker: waker)
+                registration.internalToken = slot
+                made = registration
+                return .registration(registration)
+            })
+        } catch {
+            Sys.close(eventFd)  // the Waker was never made, so nothing else owns it
+            return .failure(RestoreFailure("\(error)"))
+        }
+        return .success(made!)
+    }
+
+    /// A timer is the daemon's timerfd: it kept running in the store, so
+    /// it goes on where it was; an expiry while no daemon ran is readable
+    /// at once, and delivered.
+    private func restoreTimer(_ stored: StoredRegistration, fd: consuming ClientFd, in session: Session) -> Result<Registration, RestoreFailure> {
+        guard case .success(.timerfd) = ClientFdKind.classify(fd.raw) else {
+            return .failure(RestoreFailure("a timer must be a timerfd"))
+        }
+        let registration = Registration(token: stored.token, session: session, timer: TimerFd(adopting: fd.release()))
+        do {
+            registration.internalToken = try watches.watch(registration.fd, interest: .readable, as: .registration(registration))
+        } catch {
+            return .failure(RestoreFailure("\(error)"))
+        }
         return .success(registration)
     }
 }

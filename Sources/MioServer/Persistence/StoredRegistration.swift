@@ -7,29 +7,33 @@ import MioProtocol
 /// `~` cannot occur in a session name, and the name has none of the
 /// characters an `FDNAME=` may not hold (`:`, control characters).
 /// INTEREST is letters from `r`, `w`, `p`; MODE `e` (edge) or `o` (oneshot);
-/// KIND `f` (a client's fd) or `w` (a waker's eventfd).
+/// KIND `f` (a client's fd, polled), `w` (a waker's eventfd), `t` (a
+/// timer's timerfd) or `h` (a client's fd held without polling, whose
+/// INTEREST and MODE are `-`).
 struct StoredRegistration: Equatable {
     let uid: UInt32
     let session: String
     let token: Token
+    let role: Registration.Role
     let interest: Interest
     let mode: Mode
-    let isWaker: Bool
 
     static let prefix = "mio~"
 
     var name: String {
-        let letters = String(interest.names.compactMap(\.first))
-        return "\(Self.prefix)\(uid)~\(session)~\(token.rawValue)~\(letters)~\(mode == .edge ? "e" : "o")~\(isWaker ? "w" : "f")"
+        let letters = role == .held ? "-" : String(interest.names.compactMap(\.first))
+        let modeLetter = role == .held ? "-" : (mode == .edge ? "e" : "o")
+        return "\(Self.prefix)\(uid)~\(session)~\(token.rawValue)~\(letters)~\(modeLetter)~\(Self.letter(of: role))"
     }
 
-    init(uid: UInt32, session: String, token: Token, interest: Interest, mode: Mode, isWaker: Bool) {
+    init(uid: UInt32, session: String, token: Token, role: Registration.Role, interest: Interest = .readable, mode: Mode = .edge) {
         self.uid = uid
         self.session = session
         self.token = token
-        self.interest = interest
-        self.mode = mode
-        self.isWaker = isWaker
+        self.role = role
+        // Only a polled fd's interest and mode are its own; the rest are fixed.
+        self.interest = role == .polled ? interest : .readable
+        self.mode = role == .polled ? mode : .edge
     }
 
     /// nil when the name is not one of ours, or does not parse.
@@ -40,11 +44,34 @@ struct StoredRegistration: Equatable {
               let uid = UInt32(fields[0]),
               SessionName.isValid(String(fields[1])),
               let token = UInt64(fields[2]),
-              let interest = Self.interest(letters: fields[3]),
-              fields[4] == "e" || fields[4] == "o",
-              fields[5] == "f" || fields[5] == "w" else { return nil }
-        self.init(uid: uid, session: String(fields[1]), token: Token(token), interest: interest,
-                  mode: fields[4] == "e" ? .edge : .oneshot, isWaker: fields[5] == "w")
+              let role = Self.role(letter: fields[5]) else { return nil }
+        if role == .held {
+            guard fields[3] == "-", fields[4] == "-" else { return nil }
+            self.init(uid: uid, session: String(fields[1]), token: Token(token), role: role)
+            return
+        }
+        guard let interest = Self.interest(letters: fields[3]), fields[4] == "e" || fields[4] == "o" else { return nil }
+        self.init(uid: uid, session: String(fields[1]), token: Token(token), role: role, interest: interest,
+                  mode: fields[4] == "e" ? .edge : .oneshot)
+    }
+
+    private static func letter(of role: Registration.Role) -> String {
+        switch role {
+        case .polled: return "f"
+        case .waker: return "w"
+        case .timer: return "t"
+        case .held: return "h"
+        }
+    }
+
+    private static func role(letter: Substring) -> Registration.Role? {
+        switch letter {
+        case "f": return .polled
+        case "w": return .waker
+        case "t": return .timer
+        case "h": return .held
+        default: return nil
+        }
     }
 
     /// Each letter the first of an interest's wire name (`rw`: readable, writable).

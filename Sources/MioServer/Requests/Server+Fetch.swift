@@ -7,8 +7,9 @@ extension Server {
     /// `deregister`, the held fd itself, and the registration goes.
     func fetch(_ token: Token, deregister: Bool, on connection: Connection) -> RequestOutcome {
         guard let registration = connection.session.registration(token) else { return .failure(unknownToken(token)) }
-        guard !registration.isWaker else {
-            return .failure(ProtocolError(.badRequest, "token \(token.rawValue) is a waker: it holds no fd of yours to fetch"))
+        guard !registration.role.holdsDaemonFd else {
+            let what = registration.role == .timer ? "a timer" : "a waker"
+            return .failure(ProtocolError(.badRequest, "token \(token.rawValue) is \(what): it holds no fd of yours to fetch"))
         }
         if deregister {
             _ = connection.session.remove(token)

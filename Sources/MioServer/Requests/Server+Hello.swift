@@ -6,13 +6,18 @@ extension Server {
     /// choose the delivery (docs/protocol.md, "Sessions and persistence").
     func hello(_ hello: HelloRequest, on connection: Connection) -> RequestOutcome {
         if connection.hasRegistered {
-            return .failure(ProtocolError(.wrongState, "hello must come before any register or waker on this connection"))
+            return .failure(ProtocolError(.wrongState, "hello must come before any register, store, waker or timer on this connection"))
         }
         if let version = hello.protocolVersion, version != protocolVersion {
             return .failure(ProtocolError(.unsupportedProtocol, "protocol \(version) is not supported; this daemon speaks protocol \(protocolVersion)"))
         }
         let uid = connection.peer.uid
         let current = connection.session
+        let leaseTimer: TimerFd?
+        switch timerForLease(hello.lease, of: hello.session.flatMap { sessions.named(Session.Key(uid: uid, name: $0)) }) {
+        case .failure(let error): return .failure(error)
+        case .success(let made): leaseTimer = made
+        }
         let session: Session
         if let name = hello.session {
             switch sessions.findOrMakeNamed(Session.Key(uid: uid, name: name)) {
@@ -37,6 +42,7 @@ extension Server {
             connection.session = session
         }
         if hello.persist { makePersistent(session) }  // once persistent, until `end`
+        applyLease(hello.lease, to: session, timer: leaseTimer)
         session.deliveryMode = hello.delivery ?? .stream
         connection.ring = nil
         // Readiness that waited for this session goes out right after the reply.

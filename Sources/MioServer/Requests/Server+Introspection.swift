@@ -27,7 +27,8 @@ extension Server {
         let infos = visible.map { session in
             SessionInfo(name: session.name ?? "", uid: session.uid, persistent: session.persistent,
                         attached: session.connection != nil, registrations: session.registrations.count,
-                        pending: session.pendingTokenCount)
+                        pending: session.pendingTokenCount, leaseSeconds: session.lease.map { Int($0.seconds) },
+                        expiresInSeconds: session.connection == nil ? session.lease?.expiresIn.map(Self.seconds) : nil)
         }
         return .reply(.sessions(infos.sorted { ($0.uid, $0.name) < ($1.uid, $1.name) }))
     }
@@ -75,8 +76,13 @@ extension Server {
     var stats: StatsReply {
         let uptime = ContinuousClock.now - startedAt
         return StatsReply(
-            uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+            uptimeSeconds: Self.seconds(uptime),
             connections: ledger.connectionCount, sessions: ledger.sessionCount, registrations: ledger.registrationCount,
             fdsHeld: ledger.clientFdCount, eventsDelivered: counters.delivered, eventsCoalesced: counters.coalesced)
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -14,12 +14,7 @@ extension Server {
         case .failure(let error): return .failure(error)
         case .success(let found): kind = found
         }
-        if kind == .socket, isConnectedToListener(fd.raw) {
-            return .failure(ProtocolError(.badFd, "this socket is the daemon's own listening socket or connected to it; holding it would keep a connection from ever closing"))
-        }
-        if session.persistent, let copy = fdStore.storedCopy(of: fd.raw) {
-            return .failure(ProtocolError(.badFd, "this open file is already held as token \(copy.token.rawValue) of session \"\(copy.session.name ?? "")\"; the fd store keeps one copy of an open file, so a second could not survive a restart"))
-        }
+        if let refusal = refusalOfHolding(fd.raw, kind: kind, in: session) { return .failure(refusal) }
         let registration = Registration(token: token, session: session, kind: kind, holding: fd,
                                         interest: interest, mode: mode)
         do {
@@ -35,6 +30,14 @@ extension Server {
 
     func reregister(_ token: Token, interest: Interest, mode: Mode, on connection: Connection) -> RequestOutcome {
         guard let registration = connection.session.registration(token) else { return .failure(unknownToken(token)) }
+        switch registration.role {
+        case .held:
+            return .failure(ProtocolError(.wrongState, "token \(token.rawValue) is a held fd (store): it is never polled, so it has no interest to change"))
+        case .timer:
+            return .failure(ProtocolError(.wrongState, "token \(token.rawValue) is a timer: set it anew with timer"))
+        case .polled, .waker:
+            break
+        }
         do {
             try watches.rewatch(registration.fd, token: registration.internalToken, interest: interest, mode: mode)
         } catch {
@@ -107,6 +110,18 @@ extension Server {
             return ProtocolError(.tokenInUse, "token \(token.rawValue) is already registered in this session")
         }
         return ledger.refusalOfRegistration(uid: session.uid)
+    }
+
+    /// Why the session may not hold `fd` (of `kind`), registered or
+    /// stored, or nil.
+    func refusalOfHolding(_ fd: Int32, kind: ClientFdKind, in session: Session) -> ProtocolError? {
+        if kind == .socket, isConnectedToListener(fd) {
+            return ProtocolError(.badFd, "this socket is the daemon's own listening socket or connected to it; holding it would keep a connection from ever closing")
+        }
+        if session.persistent, let copy = fdStore.storedCopy(of: fd) {
+            return ProtocolError(.badFd, "this open file is already held as token \(copy.token.rawValue) of session \"\(copy.session.name ?? "")\"; the fd store keeps one copy of an open file, so a second could not survive a restart")
+        }
+        return nil
     }
 
     func unknownToken(_ token: Token) -> ProtocolError {

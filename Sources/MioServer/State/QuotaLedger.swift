@@ -10,7 +10,7 @@ final class QuotaLedger {
         case connection
         case namedSession
         case anonymousSession
-        /// A registration; `ownFd`: it holds an fd of the daemon's (a waker), not a client's.
+        /// A registration; `ownFd`: it holds an fd of the daemon's (a waker, a timer), not a client's.
         case registration(ownFd: Bool)
     }
 

@@ -1,28 +1,51 @@
 import MioCore
 import MioProtocol
 
-/// One client fd (or one waker) held for a session, under the client's token.
+/// One thing a session holds under the client's token: a client fd that
+/// epoll watches, a client fd held without polling (`store`), a waker of
+/// the daemon's, or a timer of the daemon's.
 final class Registration {
-    /// What the registration holds: the client's fd, or a waker of the
-    /// daemon's (its eventfd closes with it).
+    /// What the registration is.
+    enum Role: Equatable {
+        /// A client's fd, watched (`register`).
+        case polled
+        /// A client's fd, never polled (`store`): no internal token.
+        case held
+        /// An eventfd of the daemon's (`waker`).
+        case waker
+        /// A timerfd of the daemon's (`timer`).
+        case timer
+
+        /// Whether epoll watches it (it has an internal token).
+        var isWatched: Bool { self != .held }
+        /// Whether its fd is the daemon's (not counted in `fds_held`).
+        var holdsDaemonFd: Bool { self == .waker || self == .timer }
+    }
+
+    /// What it owns; its fd closes with it.
     enum Held: ~Copyable {
         case clientFd(ClientFd)
         case waker(Waker)
+        case timer(TimerFd)
     }
 
-    /// The daemon's epoll token for it (slot and generation), set once watched.
+    /// The daemon's epoll token for it (slot and generation), set once
+    /// watched; never set for a held fd.
     var internalToken = Token(0)
     /// The client's token.
     let token: Token
     unowned let session: Session
+    let role: Role
     let kind: ClientFdKind
-    /// The fd epoll watches: the client's, or the waker's eventfd. Only
-    /// looked at; `held` owns it.
+    /// Its fd (the client's, the waker's eventfd, the timerfd). Only looked
+    /// at; `held` owns it.
     let fd: Int32
     /// nil once let go (``close()``, ``takeClientFd()``).
     private var held: Held?
     /// The waker, while held (nil once let go: its eventfd closes with it).
     private(set) var waker: Waker?
+    /// The timer, while held.
+    private(set) var timer: TimerFd?
     var interest: Interest
     var mode: Mode
 
@@ -37,52 +60,95 @@ final class Registration {
     /// False once removed from its session: a pending-queue entry for it is skipped.
     var isActive = true
 
+    /// A client's fd, watched for `interest` (`register`).
     init(token: Token, session: Session, kind: ClientFdKind, holding fd: consuming ClientFd,
          interest: Interest, mode: Mode) {
         self.token = token
         self.session = session
+        self.role = .polled
         self.kind = kind
         self.fd = fd.raw
         self.held = .clientFd(fd.knownPollable())
-        self.waker = nil
-        self.isWaker = false
         self.interest = interest
         self.mode = mode
+    }
+
+    /// A client's fd held without polling (`store`).
+    init(token: Token, session: Session, kind: ClientFdKind, storing fd: consuming ClientFd) {
+        self.token = token
+        self.session = session
+        self.role = .held
+        self.kind = kind
+        self.fd = fd.raw
+        self.held = .clientFd(kind.closesAtOnce ? fd.knownPollable() : fd)
+        self.interest = .readable  // never used: nothing watches it
+        self.mode = .edge
     }
 
     init(token: Token, session: Session, waker: Waker) {
         self.token = token
         self.session = session
+        self.role = .waker
         self.kind = .waker
         self.fd = waker.rawDescriptor
         self.held = .waker(waker)
         self.waker = waker
-        self.isWaker = true
         self.interest = .readable
         self.mode = .edge
     }
 
-    let isWaker: Bool
+    init(token: Token, session: Session, timer: TimerFd) {
+        self.token = token
+        self.session = session
+        self.role = .timer
+        self.kind = .timer
+        self.fd = timer.fd
+        self.held = .timer(timer)
+        self.timer = timer
+        self.interest = .readable
+        self.mode = .edge
+    }
 
     /// Lets go of what it holds: the client's fd is closed, a waker's
-    /// eventfd with the waker.
+    /// eventfd with the waker, a timer's timerfd with the timer.
     func close() {
         held = nil
         waker = nil
+        timer = nil
     }
 
-    /// Hands the client's fd out (`fetch` with `deregister`); nil for a waker.
+    /// Hands the client's fd out (`fetch` with `deregister`); nil for a
+    /// waker or a timer.
     func takeClientFd() -> ClientFd? {
         switch held.take() {
         case .clientFd(let fd)?: return fd
         case .waker(let waker)?:
             held = .waker(waker)
             return nil
+        case .timer(let timer)?:
+            held = .timer(timer)
+            return nil
         case nil: return nil
         }
     }
 
     var info: RegistrationInfo {
-        RegistrationInfo(token: token, interest: interest, mode: mode, kind: kind.rawValue)
+        switch role {
+        case .held:
+            return RegistrationInfo(heldToken: token, kind: kind.rawValue)
+        case .timer:
+            let setting = timer?.setting
+            return RegistrationInfo(token: token, interest: interest, mode: mode, kind: kind.rawValue,
+                                    timer: TimerInfo(intervalMilliseconds: setting?.interval.map(Self.milliseconds),
+                                                     expiresInMilliseconds: setting?.next.map(Self.milliseconds)))
+        case .polled, .waker:
+            return RegistrationInfo(token: token, interest: interest, mode: mode, kind: kind.rawValue)
+        }
+    }
+
+    /// Whole milliseconds, rounded up (a timer 0.2 ms from expiry is not "0 ms").
+    private static func milliseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(max(seconds, 0)) * 1000 + UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 }

@@ -18,7 +18,13 @@ final class Session {
     /// The attached connection, if any. Strong, not weak (a weak reference
     /// puts every retain of the connection on the runtime's slow path):
     /// closing, detaching and taking over always set it back to nil.
-    var connection: Connection?
+    var connection: Connection? {
+        didSet {
+            if (oldValue == nil) != (connection == nil) { lease?.attachmentChanged(attached: connection != nil) }
+        }
+    }
+    /// Ends the session after a time with no connection (docs/protocol.md, "Leases").
+    var lease: SessionLease?
 
     /// Its place in the delivery queue's list of sessions with readiness
     /// to send (read and written by `DeliveryQueue` only).

@@ -103,8 +103,10 @@ def hello_fields(
     delivery: Optional[str],
     protocol: Optional[int],
     client: Optional[str],
+    lease: Optional[float] = None,
+    remove_lease: bool = False,
 ) -> Dict[str, Any]:
-    return drop_none(
+    fields = drop_none(
         {
             "protocol": protocol,
             "session": session,
@@ -112,8 +114,22 @@ def hello_fields(
             "takeover": takeover,
             "delivery": delivery,
             "client": client,
+            "lease_s": None if lease is None else math.ceil(lease),
         }
     )
+    if remove_lease:
+        if lease is not None:
+            raise ValueError("lease and remove_lease=True contradict each other")
+        fields["lease_s"] = None
+    return fields
+
+
+def timer_fields(after: float, every: Optional[float]) -> Dict[str, Any]:
+    """A timer's settings in seconds, as whole milliseconds rounded up (a
+    timer never fires early)."""
+    if after < 0 or (every is not None and every <= 0):
+        raise ValueError("after is 0 or more seconds, every more than 0")
+    return drop_none({"after_ms": math.ceil(after * 1000), "interval_ms": None if every is None else max(1, math.ceil(every * 1000))})
 
 
 def decode_line(line: bytes) -> Dict[str, Any]:

@@ -25,6 +25,7 @@ from ._common import (
     decode_line,
     fd_of,
     hello_fields,
+    timer_fields,
     interest_list,
     is_event,
     poll_fields,
@@ -221,8 +222,13 @@ class AsyncClient:
         delivery: Optional[str] = None,
         protocol: Optional[int] = PROTOCOL_VERSION,
         client: Optional[str] = CLIENT_NAME,
+        lease: Optional[float] = None,
+        remove_lease: bool = False,
     ) -> Dict[str, Any]:
-        return await self.request("hello", **hello_fields(session, persist, takeover, delivery, protocol, client))
+        """``lease``: with ``persist``, end the session after this many
+        seconds (rounded up) with no connection; ``remove_lease=True``
+        removes the session's lease; neither keeps it as it is."""
+        return await self.request("hello", **hello_fields(session, persist, takeover, delivery, protocol, client, lease, remove_lease))
 
     async def register(self, fd: FdLike, token: int, interest: InterestLike = ("readable",), mode: str = "edge") -> Dict[str, Any]:
         return await self.request("register", fds=[fd], token=token, interest=interest_list(interest), mode=mode)
@@ -232,6 +238,16 @@ class AsyncClient:
 
     async def deregister(self, token: int) -> Dict[str, Any]:
         return await self.request("deregister", token=token)
+
+    async def store(self, fd: FdLike, token: int) -> Dict[str, Any]:
+        """Hand ``fd`` (any kind: a memfd, a regular file, a directory) to the
+        daemon to hold under ``token``, never polled."""
+        return await self.request("store", fds=[fd], token=token)
+
+    async def timer(self, token: int, after: float, every: Optional[float] = None) -> Dict[str, Any]:
+        """A timer of the daemon's: a readable event for ``token`` after
+        ``after`` seconds, then every ``every`` seconds."""
+        return await self.request("timer", token=token, **timer_fields(after, every))
 
     async def waker(self, token: int) -> Dict[str, Any]:
         return await self.request("waker", token=token)

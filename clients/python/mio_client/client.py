@@ -21,6 +21,7 @@ from ._common import (
     decode_line,
     fd_of,
     hello_fields,
+    timer_fields,
     interest_list,
     is_event,
     poll_fields,
@@ -185,8 +186,13 @@ class Client:
         delivery: Optional[str] = None,
         protocol: Optional[int] = PROTOCOL_VERSION,
         client: Optional[str] = CLIENT_NAME,
+        lease: Optional[float] = None,
+        remove_lease: bool = False,
     ) -> Dict[str, Any]:
-        return self.request("hello", **hello_fields(session, persist, takeover, delivery, protocol, client))
+        """``lease``: with ``persist``, end the session after this many
+        seconds (rounded up) with no connection; ``remove_lease=True``
+        removes the session's lease; neither keeps it as it is."""
+        return self.request("hello", **hello_fields(session, persist, takeover, delivery, protocol, client, lease, remove_lease))
 
     def register(self, fd: FdLike, token: int, interest: InterestLike = ("readable",), mode: str = "edge") -> Dict[str, Any]:
         """Register ``fd`` (the daemon receives a duplicate; the caller keeps
@@ -198,6 +204,16 @@ class Client:
 
     def deregister(self, token: int) -> Dict[str, Any]:
         return self.request("deregister", token=token)
+
+    def store(self, fd: FdLike, token: int) -> Dict[str, Any]:
+        """Hand ``fd`` (any kind: a memfd, a regular file, a directory) to the
+        daemon to hold under ``token``, never polled."""
+        return self.request("store", fds=[fd], token=token)
+
+    def timer(self, token: int, after: float, every: Optional[float] = None) -> Dict[str, Any]:
+        """A timer of the daemon's: a readable event for ``token`` after
+        ``after`` seconds, then every ``every`` seconds."""
+        return self.request("timer", token=token, **timer_fields(after, every))
 
     def waker(self, token: int) -> Dict[str, Any]:
         return self.request("waker", token=token)
