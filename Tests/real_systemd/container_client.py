@@ -47,6 +47,7 @@ class Connection:
         self.events = []  # event lines not yet taken, each with "t" (arrival, CLOCK_MONOTONIC)
         self.closed = False
         self.next_id = 0
+        self.fds = []  # fds that came with replies (fetch), until a request takes or closes them
 
     def send(self, obj, fd=None):
         data = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
@@ -69,9 +70,12 @@ class Connection:
             if not readable([self.sock], remaining):
                 return None
             try:
-                chunk = self.sock.recv(65536)
+                chunk, ancillary, _flags, _address = self.sock.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
             except (ConnectionResetError, BrokenPipeError):
-                chunk = b""
+                chunk, ancillary = b"", []
+            for level, kind, data in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    self.fds += [int.from_bytes(data[i:i + 4], sys.byteorder) for i in range(0, len(data) - len(data) % 4, 4)]
             if not chunk:
                 self.closed = True
                 return None
@@ -81,8 +85,17 @@ class Connection:
         message["t"] = time.monotonic()
         return message
 
-    def request(self, obj, fd=None, timeout=10.0):
-        """Sends one request and returns its reply; event lines read meanwhile are kept."""
+    def request(self, obj, fd=None, timeout=10.0, keep_fds=False):
+        """Sends one request and returns its reply; event lines read meanwhile
+        are kept. Fds beside the reply are closed, or with ``keep_fds`` left
+        in ``self.fds`` for the caller."""
+        if not keep_fds:
+            try:
+                return self.request(obj, fd, timeout, keep_fds=True)
+            finally:
+                for received in self.fds:
+                    os.close(received)
+                self.fds = []
         self.next_id += 1
         request_id = f"c{self.next_id}"
         self.send(dict(obj, id=request_id), fd)
@@ -264,6 +277,27 @@ class Client:
             raise RuntimeError(f"unknown kind {kind}")
         self.other_ends[label] = (kind, kept)
         return {"reply": self._register(conn, token, held, list(interest), mode)}
+
+    def cmd_store_memfd(self, conn, token, content):
+        """Stores a new memfd holding ``content`` (text) under ``token``, never polled."""
+        fd = os.memfd_create(f"mio-test-{token}", os.MFD_CLOEXEC)
+        os.write(fd, content.encode())
+        try:
+            return {"reply": self.connections[conn].request({"op": "store", "token": token}, fd=fd)}
+        finally:
+            os.close(fd)  # from now on only the daemon holds it
+
+    def cmd_fetch_content(self, conn, token):
+        """Fetches a copy of a held memfd or file and returns its content."""
+        connection = self.connections[conn]
+        reply = connection.request({"op": "fetch", "token": token}, keep_fds=True)
+        try:
+            content = os.pread(connection.fds[0], 1 << 16, 0).decode() if reply.get("ok") and connection.fds else None
+        finally:
+            for received in connection.fds:
+                os.close(received)
+            connection.fds = []
+        return {"reply": reply, "content": content}
 
     def cmd_register_pipes(self, conn, first_token, count, label_prefix):
         """``count`` pipes under tokens first_token…; their write ends are kept as label_prefix<token>."""

@@ -191,6 +191,38 @@ def test_sigkill_does_not_bring_back_what_was_removed(service, client, baseline)
     assert_back_to_baseline(service, client, baseline, ["d", "e"])
 
 
+def test_a_stored_memfd_keeps_its_content_across_exit_restart_and_sigkill(service, client, baseline):
+    """docs/protocol.md, "Holding without polling": a memfd with state,
+    never polled, comes back with the same content after the client goes,
+    after systemctl restart and after a SIGKILL of the daemon; so do a
+    timer and a lease, from the fd store."""
+    client.attach("m", "memfd-state", lease_s=3600)
+    assert client.call("store_memfd", conn="m", token=1, content="generation=41")["reply"]["ok"]
+    client.ok("m", "timer", token=2, after_ms=3600000, interval_ms=3600000)
+
+    def content():
+        return client.call("fetch_content", conn="m", token=1)["content"]
+
+    client.call("close", conn="m")  # the client exits
+    client.attach("m", "memfd-state")
+    assert content() == "generation=41", "after the client's exit"
+    service.restart()
+    client.wait_closed("m")
+    client.attach("m", "memfd-state")
+    assert content() == "generation=41", "after systemctl restart"
+    kill_and_wait_restart(service, client)
+    client.attach("m", "memfd-state")
+    assert content() == "generation=41", "after SIGKILL"
+    listed = client.registrations("m")
+    assert listed[1] == {"token": 1, "held": True, "kind": "memfd"}, listed
+    assert listed[2]["kind"] == "timer" and listed[2]["interval_ms"] == 3600000, listed
+    sessions = {s["name"]: s for s in client.ok("m", "sessions")["sessions"]}
+    assert sessions["memfd-state"]["lease_s"] == 3600, sessions
+    record(f"memfd in the fd store: content kept across client exit, restart and SIGKILL; NFileDescriptorStore {service.fd_store_count()}")
+    assert service.fd_store_count() == 3, "the memfd, the timer and the lease"
+    assert_back_to_baseline(service, client, baseline, ["m"])
+
+
 def test_fd_store_holds_exactly_the_persistent_registrations(service, client, baseline):
     steps = []
 
