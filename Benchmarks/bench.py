@@ -30,6 +30,8 @@ Workloads:
   registration  register then deregister 10000 pipes, one sendmsg with its fd
                 per request; against registration_baseline.c (epoll_ctl ADD,
                 DEL, one answer each)
+  timer         1000 expiries of a 10 ms timer: the daemon's `timer` against
+                a timerfd in the client's own epoll loop (lateness p50, p99)
   memory        daemon RSS with 10000 idle registrations minus RSS with none
   slowreader    500 tokens made ready 50 times while the client does not read
   idle          voluntary context switches of the daemon (all threads) over
@@ -466,6 +468,28 @@ def registration():
                      {"registrations": count, "ours": o, "baseline": b})]
 
 
+def timer():
+    """1000 expiries of a 10 ms periodic timer: the daemon's `timer`
+    against a timerfd in the client's own epoll loop; lateness of each
+    wake-up after its expiry."""
+    expiries, interval_ms = 1000, 10
+
+    def ours():
+        with daemon() as d:
+            return client("timer", d.socket, expiries, interval_ms, timeout=expiries * interval_ms / 1000 + 60)
+
+    def base():
+        return client("timer", "-", expiries, interval_ms, timeout=expiries * interval_ms / 1000 + 60)
+
+    o, b = interleaved(ours, base)
+    pick = lambda runs, key: [r[key] for r in runs]
+    details = {"expiries": expiries, "interval_ms": interval_ms, "ours": o, "baseline": b}
+    return [
+        compared("timer lateness p50 (vs client timerfd)", "us", pick(o, "p50_us"), pick(b, "p50_us"), "-", None, False, details),
+        compared("timer lateness p99 (vs client timerfd)", "us", pick(o, "p99_us"), pick(b, "p99_us"), "-", None, False),
+    ]
+
+
 def memory():
     """Daemon RSS with 10000 idle registrations minus RSS with none."""
     count = 10000
@@ -517,7 +541,7 @@ def start():
 
 
 WORKLOADS = [core_fanout, relay, relay_swift, relay_libmio, relay_rust, fanout, ring_fanout, ring_relay, registration,
-             memory, slowreader, idle, start]
+             timer, memory, slowreader, idle, start]
 
 
 # ----------------------------------------------------------------- output

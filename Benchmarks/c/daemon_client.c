@@ -22,6 +22,11 @@
 //   daemon_client idle         SOCK PID COUNT SECONDS
 //       voluntary context switches of the daemon (all threads) over SECONDS
 //       with COUNT idle registrations.
+//   daemon_client timer        SOCK|- EXPIRIES INTERVAL_MS
+//       a periodic timer of INTERVAL_MS: the daemon's (`timer`, token 1,
+//       through SOCK), or with `-` a timerfd in this process's own epoll.
+//       Lateness of each wake-up after the expiry it reports, until
+//       EXPIRIES expiries; both sides measured by the same code.
 //   daemon_client start        DAEMON DIR CPU
 //       fork+exec DAEMON --socket DIR/mio.sock pinned to CPU with
 //       NOTIFY_SOCKET=DIR/notify.sock; time from before fork() to READY=1.
@@ -29,6 +34,8 @@
 
 #include <poll.h>
 #include <sched.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 
 typedef struct {
@@ -402,11 +409,74 @@ static int cmd_start(int argc, char **argv) {
     return 0;
 }
 
+// ---------------------------------------------------------------- timer
+
+// Lateness of one wake-up: after the latest expiry it reports (a late
+// wake-up that covers two expiries, as the daemon's coalescing does and a
+// timerfd's count does, is measured from the second).
+static uint64_t lateness(uint64_t anchor, uint64_t interval, uint64_t now, uint64_t *expiry) {
+    uint64_t k = (now - anchor) / interval;
+    *expiry = k;
+    return now - (anchor + k * interval);
+}
+
+static int cmd_timer(int argc, char **argv) {
+    const char *path = argv[2];
+    int expiries = arg_int(argc, argv, 3, 1000);
+    int interval_ms = arg_int(argc, argv, 4, 10);
+    uint64_t interval = (uint64_t)interval_ms * 1000000u;
+    int local = !strcmp(path, "-");
+    conn_t c;
+    int tfd = -1, ep = -1;
+    uint64_t anchor;
+    if (local) {
+        tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        ep = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event e = {.events = EPOLLIN | EPOLLET, .data.u64 = 1};
+        if (tfd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &e) != 0) die("timerfd/epoll");
+        struct itimerspec spec = {.it_interval = {0, (long)interval}, .it_value = {0, (long)interval}};
+        spec.it_interval.tv_sec = spec.it_value.tv_sec = interval_ms / 1000;
+        spec.it_interval.tv_nsec = spec.it_value.tv_nsec = (long)(interval_ms % 1000) * 1000000L;
+        anchor = now_ns();
+        if (timerfd_settime(tfd, 0, &spec, NULL) != 0) die("timerfd_settime");
+    } else {
+        conn_open(&c, path);
+        char line[160];
+        snprintf(line, sizeof line, "{\"op\":\"timer\",\"token\":1,\"after_ms\":%d,\"interval_ms\":%d,\"id\":1}\n",
+                 interval_ms, interval_ms);
+        anchor = now_ns();  // before the request: its transit counts as lateness
+        request(&c, line);
+    }
+    uint64_t *late = calloc((size_t)expiries, sizeof *late);
+    int wakeups = 0;
+    uint64_t covered = 0;
+    while (covered < (uint64_t)expiries) {
+        if (local) {
+            struct epoll_event e;
+            if (epoll_wait(ep, &e, 1, -1) != 1) continue;
+            uint64_t count;
+            if (read(tfd, &count, sizeof count) != sizeof count) continue;
+        } else {
+            char *line = reader_line(&c.in, NULL);
+            if (!line) fail("%s", "connection closed during timer");
+            uint64_t token;
+            if (!is_event_line(line) || !line_token(line, &token) || token != 1) continue;
+        }
+        uint64_t expiry;
+        late[wakeups++] = lateness(anchor, interval, now_ns(), &expiry);
+        covered = expiry;
+    }
+    qsort(late, (size_t)wakeups, sizeof *late, cmp_u64);
+    printf("{\"expiries\": %d, \"wakeups\": %d, \"p50_us\": %.3f, \"p99_us\": %.3f, \"max_us\": %.3f}\n", expiries, wakeups,
+           late[wakeups / 2] / 1e3, late[(size_t)wakeups * 99 / 100] / 1e3, late[wakeups - 1] / 1e3);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     if (argc < 3) {
-        fprintf(stderr, "usage: daemon_client relay|fanout|registration|memory|slowreader|idle|start ARGS...\n");
+        fprintf(stderr, "usage: daemon_client relay|fanout|registration|memory|slowreader|idle|start|timer ARGS...\n");
         return 2;
     }
     const char *cmd = argv[1];
@@ -417,6 +487,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "slowreader")) return cmd_slowreader(argc, argv);
     if (!strcmp(cmd, "idle")) return cmd_idle(argc, argv);
     if (!strcmp(cmd, "start")) return cmd_start(argc, argv);
+    if (!strcmp(cmd, "timer")) return cmd_timer(argc, argv);
     fprintf(stderr, "unknown subcommand %s\n", cmd);
     return 2;
 }

@@ -59,15 +59,17 @@ struct FdSpec: ExpressibleByArgument {
     }
 
     /// A clear message for an fd that cannot be handed over.
-    func check() throws {
+    /// Fails (usage) unless the fd is open and, when it is to be polled,
+    /// of a kind epoll takes; `holdHint` says how to hold it anyway.
+    func check(polled: Bool = true, holdHint: String? = nil) throws {
         guard Sys.isOpen(fd) else {
             Failure.fail("--fd \(fd): not an open file descriptor (did the shell open it, as in 3<>file?)", .usage)
         }
-        if let info = try? Sys.fstat(fd) {
-            let kind = info.st_mode & S_IFMT
-            if kind == S_IFREG { Failure.fail("--fd \(fd): a regular file cannot be polled; use a pipe, FIFO, socket or similar", .usage) }
-            if kind == S_IFDIR { Failure.fail("--fd \(fd): a directory cannot be polled", .usage) }
-        }
+        guard polled, let info = try? Sys.fstat(fd) else { return }
+        let hint = holdHint.map { "; \($0)" } ?? ""
+        let kind = info.st_mode & S_IFMT
+        if kind == S_IFREG { Failure.fail("--fd \(fd): a regular file cannot be polled; use a pipe, FIFO, socket or similar\(hint)", .usage) }
+        if kind == S_IFDIR { Failure.fail("--fd \(fd): a directory cannot be polled\(hint)", .usage) }
     }
 }
 

@@ -80,7 +80,11 @@ struct Sessions: ParsableCommand {
         if sessions.isEmpty { Output.line("no named sessions") }
         for s in sessions {
             let state = [s.persistent ? "persistent" : nil, s.attached ? "attached" : "detached"].compactMap { $0 }
-            Output.line("\(s.name)  uid \(s.uid)  \(state.joined(separator: " "))  \(s.registrations) registrations  \(s.pending) pending")
+            var lease = ""
+            if let seconds = s.leaseSeconds {
+                lease = "  lease \(seconds) s" + (s.expiresInSeconds.map { ", ends in \(($0 * 10).rounded() / 10) s" } ?? "")
+            }
+            Output.line("\(s.name)  uid \(s.uid)  \(state.joined(separator: " "))  \(s.registrations) registrations  \(s.pending) pending" + lease)
         }
     }
 }
@@ -138,8 +142,19 @@ struct List: ParsableCommand {
     private func print(_ registrations: [RegistrationInfo], indent: String) {
         if registrations.isEmpty { Output.line("\(indent)no registrations") }
         for r in registrations {
-            Output.line("\(indent)token \(r.token.rawValue)  \(r.kind)  \(r.interest.map { $0.names.joined(separator: ",") } ?? "held")  \(r.mode.map { "\($0)" } ?? "")")
+            Output.line("\(indent)token \(r.token.rawValue)  \(r.kind)  " + Self.describe(r))
         }
+    }
+
+    /// What it is watched for: interest and mode, "held" (never polled), or a timer's schedule.
+    private static func describe(_ r: RegistrationInfo) -> String {
+        if let timer = r.timer {
+            let every = timer.intervalMilliseconds.map { "every \($0) ms" } ?? "once"
+            let next = timer.expiresInMilliseconds.map { ", next in \($0) ms" } ?? ", expired"
+            return every + next
+        }
+        guard let interest = r.interest, let mode = r.mode else { return "held (not polled)" }
+        return "\(interest.names.joined(separator: ","))  \(mode)"
     }
 }
 

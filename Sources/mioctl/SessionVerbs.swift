@@ -53,7 +53,7 @@ struct Hold: ParsableCommand {
     }
 
     func run() throws {
-        try FdSpec(argument: "\(fd)")!.check()
+        try FdSpec(argument: "\(fd)")!.check(polled: !noPoll, holdHint: "--no-poll holds it without polling")
         let daemon = try options.connect()
         try Failure.guarded(options) {
             try daemon.hello(session: session, persist: true, client: "mioctl hold",

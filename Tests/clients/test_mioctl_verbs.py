@@ -205,3 +205,35 @@ def test_permission_denied_from_the_daemon_is_not_lost(daemon_factory, open_dir)
             r = subprocess.run([mioctl_binary(), *args], env=d.client_env, capture_output=True, text=True, timeout=20,
                                preexec_fn=as_nobody)
             assert r.returncode == 1 and "permission_denied" in r.stderr + r.stdout, (args, r)
+
+
+def test_hold_without_polling_and_with_a_lease(daemon, tmp_path):
+    """`hold --no-poll` stores any kind of fd (here a regular file and a
+    memfd); `--lease` gives the session a lease that `sessions` shows and
+    that ends it once no connection uses it."""
+    baseline = daemon.fd_count()
+    path = tmp_path / "state.txt"
+    path.write_text("kept")
+    fd = os.open(path, os.O_RDONLY)
+    memfd = os.memfd_create("cli-state")
+    try:
+        refused = mioctl(daemon, "hold", "--session", "files", "--fd", "3", "--token", "1", fds={3: fd})
+        assert refused.returncode == 64 and "--no-poll holds it" in refused.stderr, refused
+        held = mioctl(daemon, "hold", "--session", "files", "--fd", "3", "--token", "1", "--no-poll", "--lease", "2s",
+                      fds={3: fd})
+        assert held.returncode == 0, held
+        assert mioctl(daemon, "hold", "--session", "files", "--fd", "3", "--token", "2", "--no-poll",
+                      fds={3: memfd}).returncode == 0
+    finally:
+        os.close(fd)
+        os.close(memfd)
+    listed = mioctl(daemon, "list", "files")
+    assert "token 1  file  held (not polled)" in listed.stdout and "token 2  memfd  held (not polled)" in listed.stdout, listed
+    sessions = mioctl(daemon, "sessions")
+    assert "files" in sessions.stdout and "lease 2 s, ends in" in sessions.stdout, sessions
+    assert mioctl(daemon, "hold", "--session", "x", "--fd", "3", "--token", "1", "--lease", "0").returncode == 64
+    deadline = time.monotonic() + 5
+    while "files" in mioctl(daemon, "sessions").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "files" not in mioctl(daemon, "sessions").stdout, "the lease ended the session"
+    assert daemon.settled_fd_count(baseline) == baseline
