@@ -31,7 +31,9 @@ Workloads:
                 per request; against registration_baseline.c (epoll_ctl ADD,
                 DEL, one answer each)
   timer         1000 expiries of a 10 ms timer: the daemon's `timer` against
-                a timerfd in the client's own epoll loop (lateness p50, p99)
+                a timerfd in the client's own epoll loop; lateness from the
+                schedule the client started, and jitter from the run's best
+                wake-up (daemon_client.c, cmd_timer)
   memory        daemon RSS with 10000 idle registrations minus RSS with none
   slowreader    500 tokens made ready 50 times while the client does not read
   idle          voluntary context switches of the daemon (all threads) over
@@ -487,6 +489,8 @@ def timer():
     return [
         compared("timer lateness p50 (vs client timerfd)", "us", pick(o, "p50_us"), pick(b, "p50_us"), "-", None, False, details),
         compared("timer lateness p99 (vs client timerfd)", "us", pick(o, "p99_us"), pick(b, "p99_us"), "-", None, False),
+        compared("timer jitter p50 (vs client timerfd)", "us", pick(o, "jitter_p50_us"), pick(b, "jitter_p50_us"), "-", None, False),
+        compared("timer jitter p99 (vs client timerfd)", "us", pick(o, "jitter_p99_us"), pick(b, "jitter_p99_us"), "-", None, False),
     ]
 
 

@@ -411,15 +411,33 @@ static int cmd_start(int argc, char **argv) {
 
 // ---------------------------------------------------------------- timer
 
-// Lateness of one wake-up: after the latest expiry it reports (a late
-// wake-up that covers two expiries, as the daemon's coalescing does and a
-// timerfd's count does, is measured from the second).
-static uint64_t lateness(uint64_t anchor, uint64_t interval, uint64_t now, uint64_t *expiry) {
-    uint64_t k = (now - anchor) / interval;
-    *expiry = k;
-    return now - (anchor + k * interval);
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
+// Lateness of each wake-up after the expiry it reports, the nearest one
+// of the schedule `anchor + k * interval` (a late wake-up that covers two
+// expiries, as the daemon's coalescing and a timerfd's count do, is
+// measured from the second). Signed, sorted.
+static int64_t *latenesses(const uint64_t *arrivals, int count, uint64_t anchor, uint64_t interval) {
+    int64_t *late = calloc((size_t)count, sizeof *late);
+    for (int i = 0; i < count; i++) {
+        uint64_t k = (arrivals[i] - anchor + interval / 2) / interval;
+        late[i] = (int64_t)(arrivals[i] - (anchor + k * interval));
+    }
+    qsort(late, (size_t)count, sizeof *late, cmp_i64);
+    return late;
+}
+
+// Two views of the same wake-ups:
+// - lateness: from the expiry as the client asked for it, the schedule
+//   anchored where it started the timer (timerfd_settime, or before sending
+//   the `timer` request: its transit, and the daemon's wake-up to read it,
+//   are in every expiry, as a user sees them);
+// - jitter: from the schedule anchored at the best wake-up of the run
+//   (`min(arrival_k - k * interval)`): how much later than its own best each
+//   wake-up came, whatever the one-time cost of starting the timer.
 static int cmd_timer(int argc, char **argv) {
     const char *path = argv[2];
     int expiries = arg_int(argc, argv, 3, 1000);
@@ -434,7 +452,7 @@ static int cmd_timer(int argc, char **argv) {
         ep = epoll_create1(EPOLL_CLOEXEC);
         struct epoll_event e = {.events = EPOLLIN | EPOLLET, .data.u64 = 1};
         if (tfd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &e) != 0) die("timerfd/epoll");
-        struct itimerspec spec = {.it_interval = {0, (long)interval}, .it_value = {0, (long)interval}};
+        struct itimerspec spec;
         spec.it_interval.tv_sec = spec.it_value.tv_sec = interval_ms / 1000;
         spec.it_interval.tv_nsec = spec.it_value.tv_nsec = (long)(interval_ms % 1000) * 1000000L;
         anchor = now_ns();
@@ -444,13 +462,13 @@ static int cmd_timer(int argc, char **argv) {
         char line[160];
         snprintf(line, sizeof line, "{\"op\":\"timer\",\"token\":1,\"after_ms\":%d,\"interval_ms\":%d,\"id\":1}\n",
                  interval_ms, interval_ms);
-        anchor = now_ns();  // before the request: its transit counts as lateness
+        anchor = now_ns();
         request(&c, line);
     }
-    uint64_t *late = calloc((size_t)expiries, sizeof *late);
+    uint64_t *arrivals = calloc((size_t)expiries, sizeof *arrivals);
     int wakeups = 0;
-    uint64_t covered = 0;
-    while (covered < (uint64_t)expiries) {
+    uint64_t last = anchor;
+    while (last < anchor + (uint64_t)expiries * interval && wakeups < expiries) {
         if (local) {
             struct epoll_event e;
             if (epoll_wait(ep, &e, 1, -1) != 1) continue;
@@ -462,13 +480,21 @@ static int cmd_timer(int argc, char **argv) {
             uint64_t token;
             if (!is_event_line(line) || !line_token(line, &token) || token != 1) continue;
         }
-        uint64_t expiry;
-        late[wakeups++] = lateness(anchor, interval, now_ns(), &expiry);
-        covered = expiry;
+        last = arrivals[wakeups++] = now_ns();
     }
-    qsort(late, (size_t)wakeups, sizeof *late, cmp_u64);
-    printf("{\"expiries\": %d, \"wakeups\": %d, \"p50_us\": %.3f, \"p99_us\": %.3f, \"max_us\": %.3f}\n", expiries, wakeups,
-           late[wakeups / 2] / 1e3, late[(size_t)wakeups * 99 / 100] / 1e3, late[wakeups - 1] / 1e3);
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < wakeups; i++) {
+        uint64_t k = (arrivals[i] - anchor + interval / 2) / interval;
+        uint64_t phase = arrivals[i] - k * interval;
+        if (phase < best) best = phase;
+    }
+    int64_t *late = latenesses(arrivals, wakeups, anchor, interval);
+    int64_t *jitter = latenesses(arrivals, wakeups, best, interval);
+    size_t p99 = (size_t)wakeups * 99 / 100;
+    printf("{\"expiries\": %d, \"wakeups\": %d, \"p50_us\": %.3f, \"p99_us\": %.3f, \"max_us\": %.3f, "
+           "\"jitter_p50_us\": %.3f, \"jitter_p99_us\": %.3f}\n",
+           expiries, wakeups, late[wakeups / 2] / 1e3, late[p99] / 1e3, late[wakeups - 1] / 1e3, jitter[wakeups / 2] / 1e3,
+           jitter[p99] / 1e3);
     return 0;
 }
 
