@@ -42,7 +42,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The Swift client library, and the command line built on it.
-        .target(name: "MioClient", dependencies: ["MioSystem", "MioCore", "MioProtocol"]),
+        .target(name: "MioClient", dependencies: ["CMioLinux", "MioSystem", "MioCore", "MioProtocol"]),
         .executableTarget(name: "mioctl", dependencies: [
             "MioClient", "MioSystem", "MioCore", "MioProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

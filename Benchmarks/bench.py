@@ -22,6 +22,10 @@ Workloads:
                 against the JSON relay on the same daemon (the raw C
                 client, and libmio-client over event lines) and the C
                 epoll relay (relay_baseline.c); pinned and split as above
+  ring_relay_swift  the relay through the ring driven by the Swift client
+                (mio-bench relay ... ring) against the Swift client over
+                event lines on the same daemon and the C epoll relay
+                (relay_baseline.c); pinned and split as above
   relay         one pipe through the daemon: write 1 byte, wait for the event
                 line, drain; against relay_baseline.c (the pipe passed by
                 SCM_RIGHTS, EPOLLIN|EPOLLET, a 64-byte record per edge)
@@ -452,6 +456,44 @@ def ring_relay():
     return rows
 
 
+def ring_relay_swift():
+    """The relay through the ring, driven by the Swift client library
+    (mio-bench relay SOCKET ROUNDS ring), against the same library over
+    event lines on the same daemon, and the C epoll relay."""
+    bench = RELEASE / "mio-bench"
+    if not bench.exists():
+        raise Skip(f"{bench.relative_to(ROOT)} is not built (make release)")
+    rounds = 20000
+    rows = []
+    for placement, cpus in PLACEMENTS:
+        runs = {"ring": [], "stream": []}
+        base_runs = []
+        for rep in range(REPS):
+            # One daemon for both Swift clients of a repetition, their order
+            # turned each time; the C relay server alternates with it.
+            def on_daemon():
+                with daemon(cpus) as d:
+                    for delivery in (("ring", "stream") if rep % 2 == 0 else ("stream", "ring")):
+                        runs[delivery].append(run_json([bench, "relay", d.socket, rounds, delivery], cpus=cpus))
+
+            def on_baseline():
+                with baseline_server("relay_baseline", cpus) as s:
+                    base_runs.append(run_json([BIN / "daemon_client", "relay", s.socket, rounds], cpus=cpus))
+
+            for step in ((on_daemon, on_baseline) if rep % 2 == 0 else (on_baseline, on_daemon)):
+                step()
+        pick = lambda rs, key: [r[key] for r in rs]
+        rows += [
+            compared(f"Swift ring relay p50 vs Swift JSON, {placement}", "us", pick(runs["ring"], "p50_us"),
+                     pick(runs["stream"], "p50_us"), "-", None, False, {"rounds": rounds, **runs}),
+            compared(f"Swift ring relay p99 vs Swift JSON, {placement}", "us", pick(runs["ring"], "p99_us"),
+                     pick(runs["stream"], "p99_us"), "-", None, False),
+            compared(f"Swift ring relay p50 vs C epoll relay, {placement}", "us", pick(runs["ring"], "p50_us"),
+                     pick(base_runs, "p50_us"), "-", None, False, {"baseline": base_runs}),
+        ]
+    return rows
+
+
 def registration():
     """Register then deregister 10000 pipes, one request and reply at a time."""
     count = 10000
@@ -544,8 +586,8 @@ def start():
     return [absolute("start (to READY=1)", "ms", [r["ms"] for r in runs], "< 50", lambda v: v < 50, runs)]
 
 
-WORKLOADS = [core_fanout, relay, relay_swift, relay_libmio, relay_rust, fanout, ring_fanout, ring_relay, registration,
-             timer, memory, slowreader, idle, start]
+WORKLOADS = [core_fanout, relay, relay_swift, relay_libmio, relay_rust, fanout, ring_fanout, ring_relay, ring_relay_swift,
+             registration, timer, memory, slowreader, idle, start]
 
 
 # ----------------------------------------------------------------- output

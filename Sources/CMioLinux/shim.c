@@ -191,6 +191,11 @@ int cmio_seal_size(int fd) {
     return fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 }
 
+int cmio_cannot_shrink(int fd) {
+    int seals = fcntl(fd, F_GET_SEALS);
+    return seals < 0 ? -1 : (seals & F_SEAL_SHRINK) != 0;
+}
+
 #include <linux/kcmp.h>
 #include <sys/syscall.h>
 

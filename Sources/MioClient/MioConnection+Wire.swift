@@ -37,7 +37,7 @@ extension MioConnection {
             switch received.line {
             case .reply?: return String(decoding: received.bytes, as: UTF8.self)
             case .event(let event)?: events.append(.ready(event))
-            case .notice(let notice)?: events.append(ClientEvent(notice))
+            case .notice(let notice)?: queueNotice(notice)
             case .unknown?, nil: continue
             }
         }
@@ -68,7 +68,7 @@ extension MioConnection {
                 events.append(.ready(event))
                 received.closeFds()
             case .notice(let notice)?:
-                events.append(ClientEvent(notice))
+                queueNotice(notice)
                 received.closeFds()
             case .unknown?:
                 received.closeFds()
@@ -172,7 +172,7 @@ extension MioConnection {
 
     /// One `recvmsg`, its bytes and fds to the framer (`wait`: block until
     /// something comes; else the socket was found readable).
-    private func receive(wait: Bool) throws(MioClientError) {
+    func receive(wait: Bool) throws(MioClientError) {
         let flags = wait ? 0 : Int32(MSG_DONTWAIT)
         let result: IOResult<(bytes: Int, fdCount: Int, truncated: Bool)>
         do {

@@ -7,6 +7,9 @@ import MioProtocol
 
 /// A connection to mio-daemon: requests with their replies matched in
 /// order, and the events that arrive in between kept for ``next(timeout:)``.
+/// With `hello(delivery: .ring)` events come through a shared-memory ring
+/// instead of event lines (docs/protocol.md, "Ring delivery"), read by the
+/// same ``next(timeout:)`` and ``eventStream``.
 ///
 /// ```swift
 /// let daemon = try MioConnection(timeout: .seconds(10))  // the socket path of docs/protocol.md, "Socket path"
@@ -33,7 +36,11 @@ public final class MioConnection: @unchecked Sendable {
     // Guarded by `lock`:
     var framer: LineFramer
     var lines: [FramedLine] = []
-    var events: [ClientEvent] = []
+    var events = EventQueue()
+    /// The ring of ring delivery, mapped; nil in stream and poll delivery.
+    var ring: RingReader?
+    /// The delivery the daemon uses for this connection now.
+    var deliveryInForce: Delivery = .stream
     var nextID: UInt64 = 1
     /// The daemon's end of the connection was seen.
     var closed = false
@@ -100,6 +107,8 @@ public final class MioConnection: @unchecked Sendable {
             closedByUser = true
             for line in lines { for fd in line.fds { Sys.close(fd) } }
             lines.removeAll()
+            ring?.close()  // a reader polls only its doorbell's number, and the shut socket wakes it
+            ring = nil
             if readers == 0 { releaseFd() }
         }
     }
@@ -122,15 +131,28 @@ public final class MioConnection: @unchecked Sendable {
 
     // MARK: - Requests
 
-    /// `hello`: attach to a named session (nil: stay anonymous).
+    /// `hello`: attach to a named session (nil: stay anonymous) and choose
+    /// the delivery. `.ring`: events come through a shared-memory ring of
+    /// `ringEntries` records (nil: the daemon's 4096; a power of two,
+    /// 64…65536), read by ``next(timeout:)`` and ``eventStream`` as before;
+    /// a ring smaller than a burst loses no readiness, it is refilled. The
+    /// ring holds one fd (its doorbell) and a mapping until another `hello`,
+    /// `end`, a takeover or ``close()``.
     @discardableResult
     public func hello(session: String? = nil, persist: Bool = false, takeover: Bool = false,
-                      delivery: Delivery = .stream, client: String = "MioClient",
-                      lease: LeaseChange? = nil) throws(MioClientError) -> HelloReply {
+                      delivery: Delivery = .stream, ringEntries: Int? = nil,
+                      client: String = "MioClient", lease: LeaseChange? = nil) throws(MioClientError) -> HelloReply {
         let hello = HelloRequest(protocolVersion: protocolVersion, session: session, persist: persist, takeover: takeover,
-                                 delivery: delivery, client: client, lease: lease)
-        guard case .hello(let reply) = try exchange({ () throws(MioClientError) in try request(.hello(hello)) }) else { throw .protocolViolation("hello reply without its fields") }
-        return reply
+                                 delivery: delivery, ringEntries: ringEntries, client: client, lease: lease)
+        return try exchange { () throws(MioClientError) -> HelloReply in
+            var fds: [Int32] = []
+            guard case .hello(let reply) = try request(.hello(hello), receivedFds: &fds) else {
+                for fd in fds { Sys.close(fd) }
+                throw .protocolViolation("hello reply without its fields")
+            }
+            try helloSucceeded(reply, delivery: delivery, ringEntries: ringEntries, fds: fds)
+            return reply
+        }
     }
 
     /// Hands `fd` to the daemon under `token` (the daemon keeps its own copy:
@@ -163,8 +185,10 @@ public final class MioConnection: @unchecked Sendable {
         _ = try exchange { () throws(MioClientError) in try request(.reregister(token: token, interest: interest, mode: mode)) }
     }
 
+    /// No event of `token` reaches the caller after this returns, kept or
+    /// still in the ring (docs/protocol.md, "Ordering").
     public func deregister(token: Token) throws(MioClientError) {
-        _ = try exchange { () throws(MioClientError) in try request(.deregister(token: token)) }
+        try exchange { () throws(MioClientError) in tokenRemoved(token, by: try request(.deregister(token: token))) }
     }
 
     /// Makes a waker under `token`, as `mio::Waker`.
@@ -191,7 +215,8 @@ public final class MioConnection: @unchecked Sendable {
         var fds: [Int32] = []
         fds = try exchange { () throws(MioClientError) in
             var fds: [Int32] = []
-            _ = try request(.fetch(token: token, deregister: deregister), receivedFds: &fds)
+            let body = try request(.fetch(token: token, deregister: deregister), receivedFds: &fds)
+            if deregister { tokenRemoved(token, by: body) }
             return fds
         }
         guard fds.count == 1 else {
@@ -224,100 +249,16 @@ public final class MioConnection: @unchecked Sendable {
 
     /// Ends this connection's session, or the named session `session` (not
     /// attached to any connection): every registration removed, every fd closed.
+    /// Ending this connection's own session drops its events not yet
+    /// taken, and ring delivery with it: the next session has stream delivery.
     public func end(session: String? = nil, uid: UInt32? = nil) throws(MioClientError) {
-        _ = try exchange { () throws(MioClientError) in try request(.end(session: session, uid: uid)) }
+        try exchange { () throws(MioClientError) in
+            let body = try request(.end(session: session, uid: uid))
+            if case .removal = body { ownSessionEnded() } else if session == nil { ownSessionEnded() }
+        }
     }
 
     public func ping() throws(MioClientError) {
         _ = try exchange { () throws(MioClientError) in try request(.ping) }
-    }
-
-    // MARK: - Events
-
-    /// The next event, waiting up to `timeout` (nil: for ever); nil on timeout.
-    public func next(timeout: Duration?) throws(MioClientError) -> ClientEvent? {
-        try exchange { () throws(MioClientError) in try nextEvent(timeout: timeout) }
-    }
-
-    func nextEvent(timeout: Duration?) throws(MioClientError) -> ClientEvent? {
-        if !events.isEmpty { return events.removeFirst() }
-        let deadline = timeout.map { ContinuousClock.now + $0 }
-        while true {
-            let remaining = deadline.map { max(.zero, $0 - .now) }
-            let received: ReceivedLine
-            do {
-                received = try readLine(timeout: remaining)
-            } catch {
-                if error == .timedOut { return nil }
-                throw error
-            }
-            received.closeFds()
-            switch received.line {
-            case .event(let event): return .ready(event)
-            case .notice(let notice): return ClientEvent(notice)
-            case .unknown: continue  // a newer daemon's event: skipped
-            case .reply, nil: throw .protocolViolation("a reply with no request waiting for it")
-            }
-        }
-    }
-
-    /// Events as an `AsyncSequence`; it ends when the daemon or ``close()``
-    /// ends the connection, and at once when the consuming task is
-    /// cancelled. One reader thread serves the stream for its whole life
-    /// (none per event); requests from other tasks go on meanwhile.
-    public var eventStream: AsyncThrowingStream<ClientEvent, Error> {
-        let (stream, continuation) = AsyncThrowingStream<ClientEvent, Error>.makeStream()
-        let stop: StopSignal
-        let nudge: StopSignal
-        do {
-            stop = try StopSignal()
-            nudge = try StopSignal()
-        } catch {
-            continuation.finish(throwing: MioClientError.system(error))
-            return stream
-        }
-        let started = lock.withLock { () -> Bool in
-            if closedByUser { return false }
-            readers += 1
-            readerNudges[ObjectIdentifier(nudge)] = nudge
-            return true
-        }
-        guard started else {
-            stop.close()
-            nudge.close()
-            continuation.finish()
-            return stream
-        }
-        continuation.onTermination = { _ in stop.raise() }
-        StreamReader.start { [self] in
-            defer {
-                stop.close()
-                lock.withLock {
-                    readerNudges[ObjectIdentifier(nudge)] = nil
-                    nudge.close()
-                    readers -= 1
-                    if closedByUser && readers == 0 { releaseFd() }
-                }
-            }
-            while true {
-                nudge.clear()
-                do {
-                    // What has come, without blocking, under the lock.
-                    while let event = try exchange({ () throws(MioClientError) in try nextEvent(timeout: .zero) }) {
-                        if case .terminated = continuation.yield(event) { return }
-                    }
-                } catch {
-                    if (error as? MioClientError) == .connectionClosed { continuation.finish() } else { continuation.finish(throwing: error) }
-                    return
-                }
-                // Then sleep, not holding the lock, until the socket, a nudge or the stop signal wakes us.
-                guard let stopFd = stop.pollable, let nudgeFd = nudge.pollable,
-                      let ready = try? Sys.waitReadable(anyOf: [fd, stopFd, nudgeFd], timeout: nil), !ready[1] else {
-                    continuation.finish()
-                    return
-                }
-            }
-        }
-        return stream
     }
 }

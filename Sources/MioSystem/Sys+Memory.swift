@@ -27,6 +27,12 @@ extension Sys {
         return address
     }
 
+    /// Whether `fd`'s size is sealed against shrinking (`F_GET_SEALS`): a
+    /// mapping of a file that could shrink would fault with SIGBUS.
+    package static func cannotShrink(_ fd: Int32) throws(MioError) -> Bool {
+        try retrying("fcntl(F_GET_SEALS)") { cmio_cannot_shrink(fd) } == 1
+    }
+
     package static func unmap(_ address: UnsafeMutableRawPointer, size: Int) {
         _ = munmap(address, size)
     }

@@ -57,6 +57,7 @@ final class DaemonProcess {
 final class TestPipe {
     let readEnd: Int32
     let writeEnd: Int32
+    private var writeEndOpen = true
 
     init() {
         (readEnd, writeEnd) = try! Sys.pipe(flags: O_NONBLOCK)
@@ -64,8 +65,20 @@ final class TestPipe {
 
     func write(_ text: String = "x") { _ = text.withCString { Glibc.write(writeEnd, $0, strlen($0)) } }
 
+    /// Reads what the pipe holds (edge-triggered: then the next write is a new edge).
+    func drain() {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while read(readEnd, &buffer, buffer.count) > 0 {}
+    }
+
+    /// A hang-up for the reader.
+    func closeWriteEnd() {
+        if writeEndOpen { close(writeEnd) }
+        writeEndOpen = false
+    }
+
     deinit {
         close(readEnd)
-        close(writeEnd)
+        closeWriteEnd()
     }
 }

@@ -7,12 +7,15 @@ import MioProtocol
 /// The relay round trip driven by the Swift client library instead of the
 /// C client: one pipe registered; write 1 byte, wait for its event, drain.
 /// Against the C client on the same daemon, it shows the library's own cost.
+/// `delivery: .ring`: the event comes through the shared-memory ring.
 struct RelayClientBenchmark {
     let socketPath: String
     let rounds: Int
+    var delivery: Delivery = .stream
 
     func run() throws -> (mean: Double, p50: Double, p99: Double) {
         let daemon = try MioConnection(path: socketPath)
+        if delivery != .stream { try daemon.hello(delivery: delivery, client: "mio-bench relay") }
         let (readEnd, writeEnd) = try Sys.pipe(flags: O_NONBLOCK)
         defer { Sys.close(readEnd); Sys.close(writeEnd) }
         try daemon.register(fd: readEnd, token: 1, interest: .readable)

@@ -88,11 +88,16 @@ int cmio_same_open_file(int a, int b);
 int cmio_memfd_sealable(const char *name);
 /// fcntl(F_ADD_SEALS) of F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: the size is fixed.
 int cmio_seal_size(int fd);
+/// fcntl(F_GET_SEALS) & F_SEAL_SHRINK: 1 when the file can no longer
+/// shrink (a mapping of it cannot fault with SIGBUS), 0 when it can, -1 with errno.
+int cmio_cannot_shrink(int fd);
 
 // Shared memory a client can write (the event ring): loads and stores of
 // naturally aligned fields with C11 ordering, and a full fence.
 static inline uint64_t cmio_load_acquire_u64(const void *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE); }
 static inline uint32_t cmio_load_relaxed_u32(const void *p) { return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED); }
+static inline uint32_t cmio_load_acquire_u32(const void *p) { return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE); }
+static inline void cmio_store_relaxed_u32(void *p, uint32_t v) { __atomic_store_n((uint32_t *)p, v, __ATOMIC_RELAXED); }
 static inline void cmio_store_release_u64(void *p, uint64_t v) { __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELEASE); }
 static inline void cmio_store_release_u32(void *p, uint32_t v) { __atomic_store_n((uint32_t *)p, v, __ATOMIC_RELEASE); }
 static inline void cmio_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
