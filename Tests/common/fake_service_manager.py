@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import time
-from typing import Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 
 class FakeManager:
@@ -83,6 +83,16 @@ class FakeManager:
         with self.lock:
             return [(at, line) for at, text in self.messages for line in text.split("\n") if line.startswith(prefix)]
 
+    def settled_store(self, expected: Set[str], timeout: float = 5.0) -> Set[str]:
+        """The store's names once they equal ``expected`` (or the time ran out)."""
+        end = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                names = set(self.store)
+            if names == expected or time.monotonic() > end:
+                return names
+            time.sleep(0.02)
+
     def take_store(self) -> Dict[str, int]:
         """The stored fds, now the caller's to close."""
         with self.lock:
@@ -96,3 +106,36 @@ class FakeManager:
             os.close(fd)
         self.store.clear()
         self.sock.close()
+
+
+class SocketActivated:
+    """Daemons started as systemd starts the service: the listening socket
+    passed as the .socket unit's (LISTEN_FDS), a FakeManager as
+    NOTIFY_SOCKET, and at a restart the fd store's fds beside it."""
+
+    def __init__(self, tmp_path: Any, daemon_factory: Callable[..., Any]) -> None:
+        self.manager = FakeManager(str(tmp_path / "notify.sock"))
+        self.socket_path = str(tmp_path / "mio.sock")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.socket_path)
+        self.listener.listen(16)
+        self.daemon_factory = daemon_factory
+        self.starts = 0
+
+    def start(self, stored: Optional[Dict[str, int]] = None, **options: Any) -> Any:
+        """A daemon given the listener and ``stored`` (name -> fd, closed here
+        once passed on), READY=1 seen and its socket answering."""
+        inherited = [(self.listener.fileno(), "mio-daemon.socket")] + sorted((fd, n) for n, fd in (stored or {}).items())
+        options.setdefault("expect_exit_zero", False)
+        daemon = self.daemon_factory(listen_fds=inherited, socket_path=self.socket_path, socket_flag=False,
+                                     env={"NOTIFY_SOCKET": self.manager.path}, wait=False, **options)
+        self.starts += 1
+        self.manager.wait_count("READY=1", self.starts)
+        daemon.wait_ready()
+        for fd in (stored or {}).values():
+            os.close(fd)
+        return daemon
+
+    def close(self) -> None:
+        self.listener.close()
+        self.manager.close()

@@ -3,44 +3,26 @@ a clean stop: a SIGKILLed daemon loses nothing and brings nothing stale
 back (docs/protocol.md, "Persistent sessions across a restart or crash")."""
 import os
 import signal
-import socket
 import time
 
-from fake_service_manager import FakeManager
-
-
-def _settled_store(manager: FakeManager, expected: set, timeout: float = 5.0) -> set:
-    """The store's names once they equal `expected` (or the time ran out)."""
-    end = time.monotonic() + timeout
-    while True:
-        with manager.lock:
-            names = set(manager.store)
-        if names == expected or time.monotonic() > end:
-            return names
-        time.sleep(0.02)
+from fake_service_manager import FakeManager, SocketActivated
 
 
 def test_store_follows_every_reply_and_survives_sigkill(tmp_path, daemon_factory):
-    manager = FakeManager(str(tmp_path / "notify.sock"))
-    sock_path = str(tmp_path / "mio.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(sock_path)
-    listener.listen(16)
-    as_systemd = dict(socket_path=sock_path, socket_flag=False, env={"NOTIFY_SOCKET": manager.path}, wait=False)
+    activated = SocketActivated(tmp_path, daemon_factory)
+    manager = activated.manager
     uid = os.getuid()
     name = lambda session, token, interest="r", mode="e", kind="f": f"mio~{uid}~{session}~{token}~{interest}~{mode}~{kind}"
     pipes = [os.pipe() for _ in range(4)]
     try:
-        first = daemon_factory(listen_fds=[(listener.fileno(), "mio-daemon.socket")], expect_exit_zero=False, **as_systemd)
-        manager.wait_for("READY=1")
-        first.wait_ready()
+        first = activated.start()
         client = first.raw(strict=False)
         assert client.request({"op": "hello", "session": "keep", "persist": True})["ok"]
         for token, (r, _w) in enumerate(pipes[:3], start=1):
             assert client.request({"op": "register", "token": token, "interest": ["readable"]}, [r])["ok"]
         assert client.request({"op": "waker", "token": 9})["ok"]
         expected = {name("keep", 1), name("keep", 2), name("keep", 3), name("keep", 9, kind="w")}
-        assert _settled_store(manager, expected) == expected, "each fd is stored as it is added, long before any stop"
+        assert manager.settled_store(expected) == expected, "each fd is stored as it is added, long before any stop"
 
         # deregister takes it out; reregister renames it; fetch with deregister takes it out.
         assert client.request({"op": "deregister", "token": 1})["ok"]
@@ -51,7 +33,7 @@ def test_store_follows_every_reply_and_survives_sigkill(tmp_path, daemon_factory
             os.close(fd)
         assert b'"ok":true' in reply
         expected = {name("keep", 2, "rw", "o"), name("keep", 9, kind="w")}
-        assert _settled_store(manager, expected) == expected
+        assert manager.settled_store(expected) == expected
 
         # A named session that becomes persistent later pushes what it holds.
         other = first.raw(strict=False)
@@ -60,7 +42,7 @@ def test_store_follows_every_reply_and_survives_sigkill(tmp_path, daemon_factory
         taker = first.raw(strict=False)
         assert taker.request({"op": "hello", "session": "late", "persist": True, "takeover": True})["ok"]
         expected |= {name("late", 4)}
-        assert _settled_store(manager, expected) == expected
+        assert manager.settled_store(expected) == expected
 
         # SIGKILL: nothing more is said to the manager, and nothing is lost.
         for r, _w in pipes:
@@ -72,12 +54,7 @@ def test_store_follows_every_reply_and_survives_sigkill(tmp_path, daemon_factory
         stored = manager.take_store()
         assert set(stored) == expected
 
-        inherited = [(listener.fileno(), "mio-daemon.socket")] + sorted((fd, n) for n, fd in stored.items())
-        second = daemon_factory(listen_fds=inherited, **as_systemd)
-        manager.wait_count("READY=1", 2)
-        second.wait_ready()
-        for fd in stored.values():
-            os.close(fd)
+        second = activated.start(stored, expect_exit_zero=True)
         client = second.raw(strict=False)
         assert client.request({"op": "hello", "session": "keep"})["ok"]
         event = client.read_json() if not client.events else client.events.pop(0)
@@ -99,8 +76,7 @@ def test_store_follows_every_reply_and_survives_sigkill(tmp_path, daemon_factory
                     os.close(fd)
                 except OSError:
                     pass
-        listener.close()
-        manager.close()
+        activated.close()
 
 
 def test_a_second_copy_of_a_stored_open_file_is_refused(tmp_path, daemon_factory, fds):
@@ -123,7 +99,7 @@ def test_a_second_copy_of_a_stored_open_file_is_refused(tmp_path, daemon_factory
         finally:
             os.close(other[0]), os.close(other[1])
         expected = {f"mio~{os.getuid()}~dup~1~r~e~f", f"mio~{os.getuid()}~dup~3~r~e~f"}
-        assert _settled_store(manager, expected) == expected
+        assert manager.settled_store(expected) == expected
         # An anonymous session (not stored) may hold the same file twice.
         a = d.raw()
         a.ok({"op": "register", "token": 1, "interest": ["readable"]}, [r])

@@ -5,44 +5,17 @@ content, a timer goes on (an expiry while no daemon ran is delivered), and
 a lease's countdown goes on where it was."""
 import os
 import signal
-import socket
 import time
 
-from fake_service_manager import FakeManager
-
-
-def _settled_store(manager, expected, timeout=5.0):
-    end = time.monotonic() + timeout
-    while True:
-        with manager.lock:
-            names = set(manager.store)
-        if names == expected or time.monotonic() > end:
-            return names
-        time.sleep(0.02)
-
-
-def _restart(manager, listener, stored, daemon_factory, as_systemd, generation):
-    inherited = [(listener.fileno(), "mio-daemon.socket")] + sorted((fd, n) for n, fd in stored.items())
-    d = daemon_factory(listen_fds=inherited, expect_exit_zero=False, **as_systemd)
-    manager.wait_count("READY=1", generation)
-    d.wait_ready()
-    for fd in stored.values():
-        os.close(fd)
-    return d
+from fake_service_manager import SocketActivated
 
 
 def test_held_timer_and_lease_survive_sigkill(tmp_path, daemon_factory):
-    manager = FakeManager(str(tmp_path / "notify.sock"))
-    sock_path = str(tmp_path / "mio.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(sock_path)
-    listener.listen(16)
-    as_systemd = dict(socket_path=sock_path, socket_flag=False, env={"NOTIFY_SOCKET": manager.path}, wait=False)
+    activated = SocketActivated(tmp_path, daemon_factory)
+    manager = activated.manager
     uid = os.getuid()
     try:
-        first = daemon_factory(listen_fds=[(listener.fileno(), "mio-daemon.socket")], expect_exit_zero=False, **as_systemd)
-        manager.wait_for("READY=1")
-        first.wait_ready()
+        first = activated.start()
         c = first.raw(strict=False)
         c.ok({"op": "hello", "session": "app", "persist": True, "lease_s": 30})
         memfd = os.memfd_create("app-state", os.MFD_CLOEXEC)
@@ -61,14 +34,14 @@ def test_held_timer_and_lease_survive_sigkill(tmp_path, daemon_factory):
             time.sleep(0.005)
         expected = {f"mio~{uid}~app~1~-~-~h", f"mio~{uid}~app~2~r~e~t", f"mio~{uid}~app~3~r~e~t",
                     f"mio~{uid}~app~lease~30", f"mio~{uid}~short~1~r~e~w", f"mio~{uid}~short~lease~1"}
-        assert _settled_store(manager, expected) == expected
+        assert manager.settled_store(expected) == expected
 
         first.send_signal(signal.SIGKILL)
         first.wait_exit(10)
         first.close_connections()
         time.sleep(0.4)
         restarted = time.monotonic()
-        second = _restart(manager, listener, manager.take_store(), daemon_factory, as_systemd, 2)
+        second = activated.start(manager.take_store())
         c = second.raw(strict=False)
         c.ok({"op": "hello", "session": "app"})
         event = c.events.pop(0) if c.events else c.read_json(timeout=3)
@@ -109,5 +82,4 @@ def test_held_timer_and_lease_survive_sigkill(tmp_path, daemon_factory):
         second.send_signal(signal.SIGTERM)
         assert second.wait_exit(10) == 0
     finally:
-        listener.close()
-        manager.close()
+        activated.close()
