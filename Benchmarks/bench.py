@@ -288,8 +288,8 @@ def relay():
     pick = lambda runs, key: [r[key] for r in runs]
     details = {"rounds": rounds, "ours": o, "baseline": b}
     return [
-        compared("relay p50", "us", pick(o, "p50_us"), pick(b, "p50_us"), "<= 1.2x", 1.2, False, details),
-        compared("relay p99", "us", pick(o, "p99_us"), pick(b, "p99_us"), "<= 1.3x", 1.3, False),
+        compared("relay p50", "us", pick(o, "p50_us"), pick(b, "p50_us"), "<= 1.1x", 1.1, False, details),
+        compared("relay p99", "us", pick(o, "p99_us"), pick(b, "p99_us"), "<= 1.25x", 1.25, False),
         compared("relay mean", "us", pick(o, "mean_us"), pick(b, "mean_us"), "-", None, False),
     ]
 
@@ -371,7 +371,7 @@ def fanout():
 
     o, b = interleaved(ours, base)
     return [compared("fanout (4096 pipes)", "events/s", [r["events_per_second"] for r in o],
-                     [r["events_per_second"] for r in b], ">= 0.6x", 0.6, True,
+                     [r["events_per_second"] for r in b], ">= 0.75x", 0.75, True,
                      {"pipes": pipes, "rounds": rounds, "ours": o, "baseline": b})]
 
 
@@ -508,7 +508,7 @@ def registration():
 
     o, b = interleaved(ours, base)
     return [compared("registration (10000 pipes)", "ops/s", [r["ops_per_second"] for r in o],
-                     [r["ops_per_second"] for r in b], ">= 0.7x", 0.7, True,
+                     [r["ops_per_second"] for r in b], ">= 0.9x", 0.9, True,
                      {"registrations": count, "ours": o, "baseline": b})]
 
 

@@ -22,6 +22,12 @@ extension Sys {
         try retrying("signalfd") { cmio_signalfd_for(signals, Int32(signals.count)) }
     }
 
+    /// `sched_yield`: lets the other runnable tasks of this CPU run first
+    /// (returns at once when there are none).
+    package static func yieldProcessor() {
+        _ = sched_yield()
+    }
+
     package static func ignoreSignal(_ signal: Int32) {
         _ = Glibc.signal(signal, SIG_IGN)
     }

@@ -25,6 +25,21 @@ struct EncoderTests {
         #expect(text { $0.notice(.shutdown) } == #"{"event":"shutdown"}"# + "\n")
     }
 
+    @Test("the short replies of the hot path, byte for byte, with every kind of id")
+    func compactReplies() {
+        #expect(text { $0.reply(id: nil, .empty) } == #"{"ok":true}"# + "\n")
+        #expect(text { $0.reply(id: .unsigned(0), .empty) } == #"{"id":0,"ok":true}"# + "\n")
+        #expect(text { $0.reply(id: .unsigned(UInt64.max), .token(Token(0))) } == #"{"id":18446744073709551615,"ok":true,"token":0}"# + "\n")
+        #expect(text { $0.reply(id: .signed(Int64.min), .token(Token(12))) } == #"{"id":-9223372036854775808,"ok":true,"token":12}"# + "\n")
+        #expect(text { $0.reply(id: nil, .token(Token(10))) } == #"{"ok":true,"token":10}"# + "\n")
+        #expect(text { $0.reply(id: .unsigned(5), .removal(token: Token(UInt64.max), ringHead: UInt64.max) ) }
+            == #"{"id":5,"ok":true,"token":18446744073709551615,"ring_head":18446744073709551615}"# + "\n")
+        #expect(text { $0.reply(id: .string("x"), .removal(token: nil, ringHead: 3)) } == #"{"id":"x","ok":true,"ring_head":3}"# + "\n")
+        // Appended after what the buffer holds, many times over (no scratch left behind).
+        let many = text { w in for i in 0..<1000 { w.reply(id: .unsigned(UInt64(i)), .token(Token(UInt64(i)))) } }
+        #expect(many == (0..<1000).map { #"{"id":\#($0),"ok":true,"token":\#($0)}"# + "\n" }.joined())
+    }
+
     @Test("control characters are escaped")
     func escaping() {
         #expect(text { $0.string("\u{01}\t\\") } == #""\u0001\t\\""#)

@@ -119,3 +119,78 @@ struct RequestDecoderTests {
         }
     }
 }
+
+@Suite("The compact path: the plain hot requests without json-c, the same result as the strict path")
+struct CompactRequestTests {
+    private func compact(_ text: String, fds: Int) -> Request? {
+        Array(text.utf8).withUnsafeBytes { CompactRequest.decode($0, fdCount: fds) }
+    }
+
+    private func strict(_ text: String, fds: Int) -> Result<Request, DecodeFailure> {
+        Array(text.utf8).withUnsafeBytes { RequestDecoder().decodeStrictly($0, fdCount: fds) }
+    }
+
+    @Test("the lines clients send take the compact path, and decode as the strict path decodes them")
+    func plainLines() {
+        let lines: [(String, Int)] = [
+            (#"{"op":"register","token":1,"interest":["readable"],"id":1}"#, 1),
+            (#"{"op":"register","token":123456789012345678,"interest":"writable","mode":"oneshot"}"#, 1),
+            (#" { "id" : "r-1" , "op" : "register" , "interest" : [ "readable" , "priority" ] , "token" : 0 , "mode" : "edge" } "#, 1),
+            (#"{"op":"reregister","token":5,"interest":["readable","writable"],"id":7}"#, 0),
+            (#"{"op":"deregister","token":9,"id":9}"#, 0),
+            ("{\"op\":\"deregister\",\t\"token\":9}\r", 0),
+            (#"{"op":"ping"}"#, 0),
+            (#"{"id":0,"op":"ping"}"#, 0),
+        ]
+        for (line, fds) in lines {
+            let fast = compact(line, fds: fds)
+            #expect(fast != nil, "not compact: \(line)")
+            #expect(fast.map { .success($0) } == strict(line, fds: fds), "differs: \(line)")
+        }
+    }
+
+    @Test("anything else goes to the strict path: refusals, other ops, escapes, signs, big or odd numbers, duplicates, extra keys")
+    func otherLines() {
+        let lines: [(String, Int)] = [
+            (#"{"op":"register","token":1,"interest":["readable"]}"#, 0),  // no fd
+            (#"{"op":"register","token":1,"interest":["readable"]}"#, 2),
+            (#"{"op":"deregister","token":1}"#, 1),
+            (#"{"op":"register","token":1,"interest":[]}"#, 1),
+            (#"{"op":"register","token":1,"interest":["loud"]}"#, 1),
+            (#"{"op":"register","token":1,"interest":"readable","mode":"level"}"#, 1),
+            (#"{"op":"register","token":1}"#, 1),
+            (#"{"op":"register","interest":"readable"}"#, 1),
+            (#"{"op":"deregister","token":1,"token":2}"#, 0),
+            (#"{"op":"deregister","token":1,"mode":"edge"}"#, 0),
+            (#"{"op":"deregister","token":1,"extra":1}"#, 0),
+            (#"{"op":"deregister","token":18446744073709551615}"#, 0),
+            (#"{"op":"deregister","token":1234567890123456789}"#, 0),
+            (#"{"op":"deregister","token":01}"#, 0),
+            (#"{"op":"deregister","token":-1}"#, 0),
+            (#"{"op":"deregister","token":1.0}"#, 0),
+            (#"{"op":"deregister","token":1e2}"#, 0),
+            (#"{"op":"deregister","token":"1"}"#, 0),
+            (#"{"op":"deregister","token":null}"#, 0),
+            (#"{"op":"ping","id":-5}"#, 0),
+            (#"{"op":"ping","id":"a\"b"}"#, 0),
+            (#"{"op":"ping","id":"\u00e9"}"#, 0),
+            ("{\"op\":\"ping\",\"id\":\"\u{e9}\"}", 0),
+            (#"{"op":"ping","id":null}"#, 0),
+            (#"{"op":"p\u0069ng"}"#, 0),
+            (#"{"op":"ping"} x"#, 0),
+            (#"{"op":"ping"}{}"#, 0),
+            (#"{"op":"ping""#, 0),
+            (#"{"op":"ping",}"#, 0),
+            (#"{"op":"stats"}"#, 0),
+            (#"{"op":"hello"}"#, 0),
+            (#"{}"#, 0),
+            (#"[]"#, 0),
+        ]
+        for (line, fds) in lines {
+            #expect(compact(line, fds: fds) == nil, "compact took: \(line)")
+            // And the full decoder still answers as the strict path does.
+            let full = Array(line.utf8).withUnsafeBytes { RequestDecoder().decode($0, fdCount: fds) }
+            #expect(full == strict(line, fds: fds), "differs: \(line)")
+        }
+    }
+}

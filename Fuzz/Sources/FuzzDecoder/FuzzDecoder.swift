@@ -8,7 +8,10 @@ public func fuzzDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let fdCount = Int(data[0] % 3)
     let line = UnsafeRawBufferPointer(start: data + 1, count: size - 1)
     let decoder = RequestDecoder()
-    switch decoder.decode(line, fdCount: fdCount) {
+    let decoded = decoder.decode(line, fdCount: fdCount)
+    // The compact path decides nothing the strict one would decide otherwise.
+    precondition(decoded == decoder.decodeStrictly(line, fdCount: fdCount), "the compact path differs from the strict one")
+    switch decoded {
     case .success(let request):
         // Only register takes an fd, and then exactly one.
         precondition(request.operation.takesFd ? fdCount == 1 : fdCount == 0, "fd count accepted wrongly")

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// One line of input, with the fds the attachment rule gave it.
 public struct FramedLine {
     public enum Content: Equatable {
@@ -91,11 +94,21 @@ public struct LineFramer {
             }
             atLineStart = false
             // Find the end of this line within the chunk.
-            var end = index
-            while end < chunk.count, chunk[end] != 0x0A { end += 1 }
-            append(UnsafeRawBufferPointer(rebasing: chunk[index..<end]))
+            let end = memchr(chunk.baseAddress! + index, 0x0A, chunk.count - index)
+                .map { UnsafeRawPointer($0) - chunk.baseAddress! } ?? chunk.count
+            let bytes = UnsafeRawBufferPointer(rebasing: chunk[index..<end])
+            if end < chunk.count, partial.isEmpty, !discarding {
+                // The whole line is in this chunk (the common case): made
+                // straight from it, without the partial buffer.
+                lines.append(finishLine(content(of: bytes)))
+                index = end + 1
+                lineStart = index
+                atLineStart = true
+                continue
+            }
+            append(bytes)
             if end < chunk.count {
-                lines.append(finishLine())
+                lines.append(finishLine(partial.withUnsafeBytes { discarding ? .tooLong : content(of: $0) }))
                 index = end + 1
                 lineStart = index
                 atLineStart = true
@@ -146,26 +159,25 @@ public struct LineFramer {
         partial.append(contentsOf: bytes)
     }
 
-    private mutating func finishLine() -> FramedLine {
+    /// A line's bytes (without its `\n`) as what it is: one `\r` before
+    /// the `\n` is not part of it.
+    private func content(of bytes: UnsafeRawBufferPointer) -> FramedLine.Content {
+        var count = bytes.count
+        if count > 0, bytes[count - 1] == 0x0D { count -= 1 }
+        let line = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
+        if count > maxLine { return .tooLong }
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return .blank }
+        return .request(Array(line))
+    }
+
+    /// The line ended: it leaves with the fds held for it.
+    private mutating func finishLine(_ content: FramedLine.Content) -> FramedLine {
         defer {
-            partial.removeAll(keepingCapacity: partial.capacity <= 4096)
+            if !partial.isEmpty { partial.removeAll(keepingCapacity: partial.capacity <= 4096) }
             partialFds = []
             partialDroppedFds = 0
             partialFdsRefused = false
             discarding = false
-        }
-        let content: FramedLine.Content
-        if discarding {
-            content = .tooLong
-        } else {
-            if partial.last == 0x0D { partial.removeLast() }
-            if partial.count > maxLine {
-                content = .tooLong
-            } else if partial.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-                content = .blank
-            } else {
-                content = .request(partial)
-            }
         }
         return FramedLine(content: content, fds: partialFds, droppedFdCount: partialDroppedFds, fdsRefused: partialFdsRefused)
     }

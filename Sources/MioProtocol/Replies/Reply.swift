@@ -21,6 +21,7 @@ public let protocolVersion: UInt64 = 1
 extension JSONWriter {
     /// `{"id":ID,"ok":true,...}\n`
     public mutating func reply(id: RequestID?, _ body: ReplyBody) {
+        if compactReply(id: id, body) { return }
         raw("{")
         idField(id)
         key("ok")
@@ -115,8 +116,42 @@ extension JSONWriter {
 
     /// An event line: `{"event":"ready","token":7,"readable":true,…}\n`
     public mutating func eventLine(_ event: ReadinessEvent) {
-        readinessObject(event, withEventKey: true)
-        bytes.append(UInt8(ascii: "\n"))
+        appendBounded { line in
+            line.put("{\"event\":\"ready\",\"token\":")
+            line.put(unsigned: event.token.rawValue)
+            line.put(readinessTexts.text(event.readiness))
+            line.put(byte: UInt8(ascii: "\n"))
+        }
+    }
+
+    /// The replies of the hot path (an empty, token or removal reply, with
+    /// an integer id or none) in one bounded write; false for the others.
+    private mutating func compactReply(id: RequestID?, _ body: ReplyBody) -> Bool {
+        switch id {
+        case .string?: return false
+        default: break
+        }
+        let token: Token?
+        var ringHead: UInt64?
+        switch body {
+        case .empty: token = nil
+        case .token(let t): token = t
+        case .removal(let t, let head): (token, ringHead) = (t, head)
+        default: return false
+        }
+        appendBounded { line in
+            line.put("{")
+            switch id {
+            case .unsigned(let value)?: line.put("\"id\":"); line.put(unsigned: value); line.put(",")
+            case .signed(let value)?: line.put("\"id\":"); line.put(signed: value); line.put(",")
+            default: break
+            }
+            line.put("\"ok\":true")
+            if let token { line.put(",\"token\":"); line.put(unsigned: token.rawValue) }
+            if let ringHead { line.put(",\"ring_head\":"); line.put(unsigned: ringHead) }
+            line.put("}\n")
+        }
+        return true
     }
 
     /// A notice: `{"event":"shutdown"}\n`, `{"event":"session_taken"}\n`.
@@ -130,7 +165,7 @@ extension JSONWriter {
         raw(withEventKey ? "{\"event\":\"ready\",\"token\":" : "{\"token\":")
         unsigned(event.token.rawValue)
         // The six flags: one of 64 texts made once, one append per event.
-        bytes.append(contentsOf: readinessTexts[Int(event.readiness.rawValue & 0x3F)])
+        bytes.append(contentsOf: readinessTexts.text(event.readiness))
     }
 
     /// A number, or `null`.
@@ -146,9 +181,33 @@ extension JSONWriter {
     }
 }
 
-/// `,"readable":true,…,"priority":false}` for each of the 64 flag sets.
-private let readinessTexts: [[UInt8]] = (0..<64).map { (bits: Int) -> [UInt8] in
-    let r = Readiness(rawValue: UInt8(bits))
-    return Array((Readiness.wireNames.map { ",\"\($0.name)\":\(r.contains($0.flag))" }.joined() + "}").utf8)
+/// `,"readable":true,…,"priority":false}` for each of the 64 flag sets,
+/// made once, in memory that is never freed (read without retains).
+private let readinessTexts = ReadinessTexts()
+
+/// Written once, before the first read, and never again.
+private struct ReadinessTexts: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<UInt8>
+    private let ranges: [Range<Int>]
+
+    init() {
+        let texts = (0..<64).map { (bits: Int) -> [UInt8] in
+            let r = Readiness(rawValue: UInt8(bits))
+            return Array((Readiness.wireNames.map { ",\"\($0.name)\":\(r.contains($0.flag))" }.joined() + "}").utf8)
+        }
+        storage = .allocate(capacity: texts.reduce(0) { $0 + $1.count })
+        var ranges: [Range<Int>] = []
+        var at = 0
+        for text in texts {
+            _ = UnsafeMutableBufferPointer(rebasing: storage[at..<(at + text.count)]).initialize(from: text)
+            ranges.append(at..<(at + text.count))
+            at += text.count
+        }
+        self.ranges = ranges
+    }
+
+    func text(_ readiness: Readiness) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: storage[ranges[Int(readiness.rawValue & 0x3F)]])
+    }
 }
 

@@ -29,6 +29,15 @@ public final class RequestDecoder {
 
     /// - Parameter fdCount: how many fds came with the line.
     public func decode(_ line: UnsafeRawBufferPointer, fdCount: Int) -> Result<Request, DecodeFailure> {
+        // The hot requests in their plain shape skip json-c; the rest, and
+        // every line that would be refused, take the strict path.
+        if let request = CompactRequest.decode(line, fdCount: fdCount) { return .success(request) }
+        return decodeStrictly(line, fdCount: fdCount)
+    }
+
+    /// The json-c path alone (what ``decode(_:fdCount:)`` falls back to),
+    /// for tests and the fuzz target to hold the compact path to.
+    public func decodeStrictly(_ line: UnsafeRawBufferPointer, fdCount: Int) -> Result<Request, DecodeFailure> {
         let outOfRangeIntegers: Int
         let nul: JSONScanner.NULFound
         switch JSONScanner.scan(line) {

@@ -46,15 +46,31 @@ enum ClientFdKind: String {
 
     /// Tells the kind of `fd`, or why it cannot be registered.
     ///
-    /// `O_PATH` is checked first: `fstat` on an `O_PATH` fd describes what
-    /// it points at. Anonymous-inode fds (eventfd, timerfd, …) have no file
-    /// type; `/proc/self/fd` names them. signalfd is refused: it would
-    /// report the daemon's signals, not the client's.
+    /// `fstat` on an `O_PATH` fd describes what it points at, so a kind
+    /// found here may still be an `O_PATH` fd: epoll refuses those
+    /// (`EBADF`), and the caller asks ``pathOnlyRefusal(_:)`` then, which
+    /// keeps a syscall off every registration. A refusal here names
+    /// `O_PATH` first when the fd is one. Anonymous-inode fds (eventfd,
+    /// timerfd, …) have no file type; `/proc/self/fd` names them. signalfd
+    /// is refused: it would report the daemon's signals, not the client's.
     static func classify(_ fd: Int32) -> Result<ClientFdKind, ProtocolError> {
+        let kind = classifyByType(fd)
+        if case .failure = kind, let refusal = pathOnlyRefusal(fd) { return .failure(refusal) }
+        return kind
+    }
+
+    /// The refusal of an `O_PATH` fd, or nil when `fd` is not one.
+    static func pathOnlyRefusal(_ fd: Int32) -> ProtocolError? {
         do throws(MioError) {
-            if try Sys.isPathOnly(fd) {
-                return .failure(ProtocolError(.notPollable, "an O_PATH file descriptor cannot be polled"))
-            }
+            guard try Sys.isPathOnly(fd) else { return nil }
+            return ProtocolError(.notPollable, "an O_PATH file descriptor cannot be polled")
+        } catch {
+            return ProtocolError(.badFd, "the file descriptor cannot be inspected: \(error)")
+        }
+    }
+
+    private static func classifyByType(_ fd: Int32) -> Result<ClientFdKind, ProtocolError> {
+        do throws(MioError) {
             let info = try Sys.fstat(fd)
             switch info.st_mode & S_IFMT {
             case S_IFSOCK: return .success(.socket)

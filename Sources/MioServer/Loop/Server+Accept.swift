@@ -59,7 +59,9 @@ extension Server {
                                     maxLine: configuration.maxLine)
         session.connection = connection
         do {
-            connection.internalToken = try watches.watch(fd, interest: .readable | .writable, as: .connection(connection))
+            // Writable only while output waits (``Server/flush(_:)``): each read
+            // of the client would otherwise wake the loop with an EPOLLOUT edge.
+            connection.internalToken = try watches.watch(fd, interest: .readable, as: .connection(connection))
         } catch {
             logger.error("cannot watch a new connection: \(error)")
             destroy(session)

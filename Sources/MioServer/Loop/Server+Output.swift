@@ -28,14 +28,29 @@ extension Server {
         defer { account(connection) }
         switch connection.sendQueued() {
         case .drained:
+            if connection.watchesWritable { watchWritable(connection, false) }
             // Events held back while the socket was full can go now.
             if connection.session.hasPending { queue.markDirty(connection.session) }
             if wasFull { queue.schedule(connection) }
         case .wouldBlock:
+            if !connection.watchesWritable { watchWritable(connection, true) }
             if wasFull && !connection.isOutputFull { queue.schedule(connection) }
         case .failed(let error):
             logger.debug("connection \(connection.number): send failed: \(error)")
             close(connection, reason: "send failed")
+        }
+    }
+
+    /// EPOLLOUT on while output waits for room, off once it has all gone.
+    /// Edge-triggered: turned on, it reports room that came meanwhile.
+    private func watchWritable(_ connection: Connection, _ on: Bool) {
+        do throws(MioError) {
+            try watches.rewatch(connection.fd, token: connection.internalToken, interest: on ? .readable | .writable : .readable,
+                                mode: .edge)
+            connection.watchesWritable = on
+        } catch {
+            logger.warning("connection \(connection.number): epoll_ctl failed: \(error)")
+            close(connection, reason: "cannot watch the socket")
         }
     }
 

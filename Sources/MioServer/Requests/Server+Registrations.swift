@@ -21,6 +21,10 @@ extension Server {
             registration.internalToken = try watches.watch(registration.fd, interest: interest, mode: mode,
                                                            as: .registration(registration))
         } catch {
+            // EBADF for an fd we hold: an O_PATH one (classify lets those through).
+            if error.kind == .badDescriptor, let refusal = ClientFdKind.pathOnlyRefusal(registration.fd) {
+                return .failure(refusal)
+            }
             return .failure(Self.registrationError(error))  // the registration goes, and closes the fd
         }
         add(registration, to: session)

@@ -43,6 +43,8 @@ final class Connection {
     let fd: Int32
     /// The daemon's epoll token for the socket (set once watched).
     var internalToken = Token(0)
+    /// The socket is watched for writability too: output waits for room.
+    var watchesWritable = false
     let peer: PeerCredentials
     let number: UInt64
     var session: Session

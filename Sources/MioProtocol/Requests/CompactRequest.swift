@@ -1,0 +1,218 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MioCore
+
+/// The requests of an event loop's hot path (`register`, `reregister`,
+/// `deregister`, `ping`) in their plain shape, decoded without json-c: a
+/// flat object of the op's own keys, each once; integers of at most 18
+/// digits, no sign, no leading zero; strings of printable ASCII without
+/// escapes; `interest` a string or a non-empty array of them.
+///
+/// It only ever accepts: a line it does not take in full, or that would be
+/// refused, is the strict decoder's (nil), so every reply, error and its
+/// order stays the strict decoder's. What it accepts is what that decoder
+/// decodes from the same line (Tests/ProtocolTests, the fuzz target).
+enum CompactRequest {
+    /// The request, or nil: the line goes to the strict decoder.
+    static func decode(_ line: UnsafeRawBufferPointer, fdCount: Int) -> Request? {
+        var scanner = Scanner(bytes: line)
+        guard let fields = scanner.object() else { return nil }
+        return request(from: fields, line: line, fdCount: fdCount)
+    }
+
+    /// The keys it knows, as bits of ``Fields/present``.
+    fileprivate enum Key: UInt8 {
+        case op = 1, id = 2, token = 4, interest = 8, mode = 16
+    }
+
+    /// Byte ranges of the values found (strings without their quotes).
+    fileprivate struct Fields {
+        var present: UInt8 = 0
+        var op = 0..<0
+        var id: Value = .integer(0)
+        var token: UInt64 = 0
+        var interest: Interest?
+        var mode = 0..<0
+    }
+
+    fileprivate enum Value {
+        case integer(UInt64)
+        case string(Range<Int>)
+    }
+
+    private static func request(from fields: Fields, line: UnsafeRawBufferPointer, fdCount: Int) -> Request? {
+        guard fields.present & Key.op.rawValue != 0 else { return nil }
+        let op = UnsafeRawBufferPointer(rebasing: line[fields.op])
+        let id: RequestID?
+        if fields.present & Key.id.rawValue == 0 {
+            id = nil
+        } else {
+            switch fields.id {
+            case .integer(let value): id = .unsigned(value)
+            case .string(let range): id = .string(String(decoding: UnsafeRawBufferPointer(rebasing: line[range]), as: UTF8.self))
+            }
+        }
+        let has = fields.present & ~(Key.op.rawValue | Key.id.rawValue)
+        let token = Token(fields.token)
+        if equals(op, "register") || equals(op, "reregister") {
+            let required = Key.token.rawValue | Key.interest.rawValue
+            guard has & required == required, has & ~(required | Key.mode.rawValue) == 0,
+                  let interest = fields.interest else { return nil }
+            var mode = Mode.edge
+            if has & Key.mode.rawValue != 0 {
+                let name = UnsafeRawBufferPointer(rebasing: line[fields.mode])
+                if equals(name, "oneshot") { mode = .oneshot } else if !equals(name, "edge") { return nil }
+            }
+            if op.count == 8 {
+                guard fdCount == 1 else { return nil }
+                return Request(id: id, .register(token: token, interest: interest, mode: mode))
+            }
+            guard fdCount == 0 else { return nil }
+            return Request(id: id, .reregister(token: token, interest: interest, mode: mode))
+        }
+        guard fdCount == 0 else { return nil }
+        if equals(op, "deregister"), has == Key.token.rawValue { return Request(id: id, .deregister(token: token)) }
+        if equals(op, "ping"), has == 0 { return Request(id: id, .ping) }
+        return nil
+    }
+
+    fileprivate static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+        guard bytes.count == literal.utf8CodeUnitCount else { return false }
+        return memcmp(bytes.baseAddress!, literal.utf8Start, bytes.count) == 0
+    }
+}
+
+/// One pass over the line; every method returns nil (or false) as soon as
+/// the line leaves the plain shape.
+private struct Scanner {
+    let bytes: UnsafeRawBufferPointer
+    var i = 0
+
+    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    mutating func object() -> CompactRequest.Fields? {
+        var fields = CompactRequest.Fields()
+        skipSpace()
+        guard take(UInt8(ascii: "{")) else { return nil }
+        repeat {
+            skipSpace()
+            guard let key = string() else { return nil }
+            skipSpace()
+            guard take(UInt8(ascii: ":")) else { return nil }
+            skipSpace()
+            let bit: CompactRequest.Key
+            switch key.count {
+            case 2 where CompactRequest.equals(slice(key), "op"):
+                bit = .op
+                guard let value = string() else { return nil }
+                fields.op = value
+            case 2 where CompactRequest.equals(slice(key), "id"):
+                bit = .id
+                if let value = string() {
+                    fields.id = .string(value)
+                } else if let value = integer() {
+                    fields.id = .integer(value)
+                } else {
+                    return nil
+                }
+            case 5 where CompactRequest.equals(slice(key), "token"):
+                bit = .token
+                guard let value = integer() else { return nil }
+                fields.token = value
+            case 8 where CompactRequest.equals(slice(key), "interest"):
+                bit = .interest
+                guard let value = interest() else { return nil }
+                fields.interest = value
+            case 4 where CompactRequest.equals(slice(key), "mode"):
+                bit = .mode
+                guard let value = string() else { return nil }
+                fields.mode = value
+            default:
+                return nil
+            }
+            // A key twice: the strict decoder says what that means.
+            guard fields.present & bit.rawValue == 0 else { return nil }
+            fields.present |= bit.rawValue
+            skipSpace()
+        } while take(UInt8(ascii: ","))
+        guard take(UInt8(ascii: "}")) else { return nil }
+        skipSpace()
+        return i == bytes.count ? fields : nil
+    }
+
+    private func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[range])
+    }
+
+    private mutating func skipSpace() {
+        while i < bytes.count {
+            let c = bytes[i]
+            guard c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D else { return }
+            i += 1
+        }
+    }
+
+    private mutating func take(_ c: UInt8) -> Bool {
+        guard i < bytes.count, bytes[i] == c else { return false }
+        i += 1
+        return true
+    }
+
+    /// A string of printable ASCII, no escapes: the range between its quotes.
+    private mutating func string() -> Range<Int>? {
+        guard take(UInt8(ascii: "\"")) else { return nil }
+        let start = i
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                return start..<(i - 1)
+            }
+            guard c >= 0x20, c < 0x7F, c != UInt8(ascii: "\\") else { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    /// 1 to 18 digits, no leading zero, not followed by a fraction or exponent.
+    private mutating func integer() -> UInt64? {
+        let start = i
+        var value: UInt64 = 0
+        while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
+            value = value &* 10 &+ UInt64(bytes[i] &- UInt8(ascii: "0"))
+            i += 1
+        }
+        let count = i - start
+        guard count >= 1, count <= 18, count == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            return nil
+        }
+        return value
+    }
+
+    /// A known interest name, or a non-empty array of them.
+    private mutating func interest() -> Interest? {
+        if bytes.count > i, bytes[i] == UInt8(ascii: "\"") { return interestName() }
+        guard take(UInt8(ascii: "[")) else { return nil }
+        skipSpace()
+        guard var result = interestName() else { return nil }
+        skipSpace()
+        while take(UInt8(ascii: ",")) {
+            skipSpace()
+            guard let next = interestName() else { return nil }
+            result = result | next
+            skipSpace()
+        }
+        return take(UInt8(ascii: "]")) ? result : nil
+    }
+
+    private mutating func interestName() -> Interest? {
+        guard let range = string() else { return nil }
+        let name = slice(range)
+        if CompactRequest.equals(name, "readable") { return .readable }
+        if CompactRequest.equals(name, "writable") { return .writable }
+        if CompactRequest.equals(name, "priority") { return .priority }
+        return nil
+    }
+}
