@@ -9,23 +9,29 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command each time a held fd becomes readable, with the fd as fd 3: socket activation from userland.",
         discussion: """
-            serve attaches to the session (which stays attached to it while it runs), gets its own copy of the fd \
-            (the daemon keeps holding it) and waits for the daemon's readiness events. When the fd is readable it runs \
-            the command with the fd as fd 3, LISTEN_FDS=1, LISTEN_PID (the child's pid) and LISTEN_FDNAMES \
-            (--name, default SESSION.TOKEN), waits for it to exit, and waits again: one child at a time, as systemd's \
-            Accept=no. With --accept serve accepts each connection itself and runs one child per connection with the \
-            connection as fd 3 (LISTEN_FDNAMES=connection, and REMOTE_ADDR, REMOTE_PORT for TCP), as Accept=yes, \
-            at most --max-children at once. Connections that come while no child can take them wait in the \
-            listener's queue: none is lost when a child crashes.
+            serve attaches to the session (busy while serve runs), gets its own copy of
+            the fd (the daemon keeps holding it) and waits for its readiness events.
+            When the fd is readable it runs the command with the fd as fd 3,
+            LISTEN_FDS=1, LISTEN_PID (the child's pid) and LISTEN_FDNAMES (--name,
+            default SESSION.TOKEN), waits for the child to exit, and waits again: one
+            child at a time, as systemd's Accept=no. With --accept, serve accepts each
+            connection and runs a child for it with the connection as fd 3
+            (LISTEN_FDNAMES=connection; REMOTE_ADDR, REMOTE_PORT for TCP), at most
+            --max-children at once, as Accept=yes. Connections that come while no
+            child can take them wait in the listener's queue: a crash loses none.
 
-            A child fails when it exits non-zero or is killed by a signal serve did not send (without --accept, also \
-            when it exits 0 leaving the fd readable). After --restart-limit N/SPAN failures within SPAN, serve does \
-            not give up: the next child starts once the oldest of those N is SPAN old. Each child's end is one line \
-            on stderr.
+            A child fails when it exits non-zero or is killed by a signal serve did not
+            send (without --accept, also when it exits 0 leaving the fd readable).
+            After N failures within SPAN (--restart-limit N/SPAN) serve pauses, never
+            gives up: the next child starts once the oldest of those N is SPAN old.
+            Each child's end is one line on stderr.
 
-            SIGTERM, SIGINT, SIGHUP: sent on to the children; serve waits for them (SIGKILL after --stop-timeout, \
-            or at a second signal) and exits 0. Exit status 1 when the session has no such pollable fd watched for \
-            readable or is taken over by another connection, 127 (126) when the command is not found (cannot be run).
+            SIGTERM, SIGINT, SIGHUP go on to the children; serve waits for them (SIGKILL
+            after --stop-timeout, or at a second signal) and exits 0. If the daemon
+            stops, serve goes on waiting on its own copy of the fd. Exit status 1: the
+            session has no such fd watched for readable (with --accept: no listening
+            socket), or another connection took it over; 127 (126): the command is not
+            found (cannot be run).
             Example: mioctl serve --session web --token 1 -- sh -c 'head -n1 <&3'
             """)
     @OptionGroup var options: CommonOptions
