@@ -205,3 +205,82 @@ int cmio_same_open_file(int a, int b) {
     if (r < 0) return -1;
     return r == 0 ? 1 : 0;
 }
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/wait.h>
+
+pid_t cmio_spawn_with_fd3(const char *path, char *const argv[], char *const envp[], char *pid_digits, int fd,
+                          int *exec_failed) {
+    *exec_failed = 0;
+    // The child says through this pipe why its exec failed; close-on-exec
+    // makes a successful exec close it, so the parent reads end-of-file.
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(report[0]);
+        close(report[1]);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGPIPE, &dfl, NULL);
+        int w = report[1];
+        if (w == 3) w = fcntl(3, F_DUPFD_CLOEXEC, 4);  // out of fd 3's way
+        int placed = fd == 3 ? fcntl(3, F_SETFD, 0) : dup2(fd, 3);
+        if (placed >= 0) {
+            char reversed[24];
+            int n = 0;
+            for (unsigned long v = (unsigned long)getpid(); n == 0 || v > 0; v /= 10) reversed[n++] = (char)('0' + v % 10);
+            for (int i = 0; i < n; i++) pid_digits[i] = reversed[n - 1 - i];
+            pid_digits[n] = '\0';
+            execve(path, argv, envp);
+        }
+        int e = errno;
+        ssize_t ignored = write(w, &e, sizeof e);
+        (void)ignored;
+        _exit(127);
+    }
+    close(report[1]);
+    int e = 0;
+    ssize_t n;
+    do {
+        n = read(report[0], &e, sizeof e);
+    } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof e) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        *exec_failed = 1;
+        errno = e;
+        return -1;
+    }
+    return pid;
+}
+
+int cmio_accept_peer(int sockfd, char *addr, size_t addrlen, int *port) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    int fd = accept4(sockfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+    if (fd < 0) return -1;
+    addr[0] = '\0';
+    *port = 0;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)addrlen);
+        *port = ntohs(in->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)addrlen);
+        *port = ntohs(in6->sin6_port);
+    }
+    return fd;
+}

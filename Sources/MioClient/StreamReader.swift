@@ -49,13 +49,6 @@ final class StopSignal: @unchecked Sendable {
 /// to the stream. One thread for the stream's life, none per event.
 enum StreamReader {
     static func start(_ body: @escaping @Sendable () -> Void) {
-        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        var handle = pthread_t()
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        pthread_create(&handle, nil, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-        pthread_detach(handle)
+        Sys.startThread(body)
     }
 }

@@ -8,23 +8,25 @@ import MioSystem
 /// mioctl's exit statuses, one meaning each, for every verb.
 enum ExitStatus: Int32 {
     case success = 0
-    /// The daemon answered no (an error reply), or `wait` timed out.
+    /// The daemon answered no (an error reply), or `wait` timed out, or
+    /// `serve` found nothing it can serve or lost its session to a takeover.
     case refused = 1
     /// The daemon could not be reached or talked to: no socket, permission
     /// denied on it, no answer within --timeout, the connection lost.
     case unreachable = 2
     /// The command line was wrong (ArgumentParser's EX_USAGE).
     case usage = 64
-    /// The program for `fetch` to run was found but could not be run.
+    /// The program for `fetch` or `serve` to run was found but could not be run.
     case cannotExecute = 126
-    /// The program for `fetch` to run was not found (as env(1) and exec wrappers).
+    /// The program for `fetch` or `serve` to run was not found (as env(1) and exec wrappers).
     case commandNotFound = 127
 
     static let summary = """
-        Exit status: 0 success; 1 the daemon said no (an error reply) or wait timed out; \
+        Exit status: 0 success; 1 the daemon said no (an error reply), wait timed out, or serve has nothing \
+        to serve or lost its session; \
         2 the daemon could not be reached or talked to (no socket, permission denied, \
         no answer within --timeout, connection lost); 64 usage error; \
-        126 the command for fetch could not be run; 127 it was not found.
+        126 the command for fetch or serve could not be run; 127 it was not found.
         """
 }
 

@@ -17,5 +17,5 @@ struct Mioctl: ParsableCommand {
             """,
         version: "mioctl \(packageVersion) (protocol \(protocolVersion))",
         subcommands: [Ping.self, Info.self, Stats.self, Sessions.self, List.self, End.self,
-                      Watch.self, Wait.self, Hold.self, Fetch.self, Deregister.self, Waker.self, Wake.self, Call.self])
+                      Watch.self, Wait.self, Hold.self, Fetch.self, Serve.self, Deregister.self, Waker.self, Wake.self, Call.self])
 }

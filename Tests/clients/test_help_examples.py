@@ -13,7 +13,7 @@ import time
 from mioctl_cli import mioctl
 
 # The order of the tour; every subcommand with an example must be here.
-TOUR = ["ping", "info", "stats", "hold", "sessions", "list", "fetch", "deregister", "end",
+TOUR = ["ping", "info", "stats", "hold", "sessions", "list", "fetch", "serve", "deregister", "end",
         "waker", "wake", "call", "wait", "watch"]
 
 
@@ -50,17 +50,20 @@ def test_every_help_example_runs_as_written(daemon, tmp_path):
     os.mkfifo(tmp_path / "my.fifo")
     for verb in TOUR:
         command = examples[verb]
-        if verb == "wait":
+        if verb in ("wait", "serve"):
             _write_soon(tmp_path / "my.fifo")
         proc = _bash(daemon, command, tmp_path)
         if verb == "watch":
             _write_soon(tmp_path / "my.fifo", delay=0.3)
+        if verb in ("watch", "serve"):
             time.sleep(1.5)
-            os.killpg(proc.pid, signal.SIGTERM)  # watch prints until interrupted
+            os.killpg(proc.pid, signal.SIGTERM)  # they go on until interrupted
         out, err = proc.communicate(timeout=15)
         if verb == "watch":
             assert "readable" in out, (command, out, err)
             continue
+        if verb == "serve":
+            assert out == "hello\n" and "exited with status 0" in err, (command, out, err)
         assert proc.returncode == 0, (command, proc.returncode, out, err)
         if verb == "fetch":
             assert "my.fifo" in out, (command, out)

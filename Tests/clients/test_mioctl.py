@@ -132,7 +132,7 @@ def test_wake_from_mioctl_reaches_the_session(daemon):
 
 
 def test_help_has_an_example_for_each_subcommand(daemon):
-    for sub in ["ping", "info", "stats", "sessions", "list", "end", "watch", "wait", "hold", "fetch", "deregister", "waker", "wake", "call"]:
+    for sub in ["ping", "info", "stats", "sessions", "list", "end", "watch", "wait", "hold", "fetch", "serve", "deregister", "waker", "wake", "call"]:
         r = mioctl(daemon, sub, "--help")
         assert r.returncode == 0 and "Example" in r.stdout, (sub, r.stdout)
     r = mioctl(daemon, "--generate-completion-script", "bash")

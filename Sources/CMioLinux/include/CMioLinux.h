@@ -84,6 +84,22 @@ int cmio_unix_sockname(int sockfd, int peer, void *out, size_t outlen, int *fami
 /// open file (as systemd's fd store compares them), 0 when not, -1 on error.
 int cmio_same_open_file(int a, int b);
 
+/// Socket activation's exec, as `mioctl serve` needs it: fork()s a child
+/// that puts `fd` at 3 (close-on-exec off), unblocks every signal, sets
+/// SIGPIPE back to its default, writes its own pid into `pid_digits` (room
+/// for 20 digits and a NUL, inside one of `envp`'s strings: LISTEN_PID is
+/// the pid that exec keeps) and execve()s `path`. Between fork and exec
+/// only async-signal-safe calls run (the caller has threads). Returns the
+/// child's pid once the exec has happened; -1 with errno when fork failed,
+/// or when execve failed (then `*exec_failed` is 1, and that child is reaped).
+pid_t cmio_spawn_with_fd3(const char *path, char *const argv[], char *const envp[], char *pid_digits, int fd,
+                          int *exec_failed);
+
+/// accept4(SOCK_CLOEXEC) on a blocking or non-blocking listener; for an
+/// AF_INET/AF_INET6 peer its address as text (room for INET6_ADDRSTRLEN)
+/// and its port, else `addr` "" and port 0. Returns the fd or -1 with errno.
+int cmio_accept_peer(int sockfd, char *addr, size_t addrlen, int *port);
+
 /// memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING).
 int cmio_memfd_sealable(const char *name);
 /// fcntl(F_ADD_SEALS) of F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: the size is fixed.
