@@ -251,6 +251,12 @@ def test_bad_usage_and_what_cannot_be_served_say_so_with_the_right_status(daemon
     os.close(r_end)
     os.close(w_end)
     assert mioctl(daemon, "waker", "--session", "pipes", "--token", "9").returncode == 0
+    held_end = os.memfd_create("serve-held")
+    try:
+        assert mioctl(daemon, "hold", "--session", "pipes", "--fd", "3", "--token", "4", "--no-poll",
+                      fds={3: held_end}).returncode == 0
+    finally:
+        os.close(held_end)
     not_executable = tmp_path / "plain"
     not_executable.write_text("#!/bin/sh\n")
     os.chmod(not_executable, stat.S_IRUSR | stat.S_IWUSR)
@@ -270,6 +276,7 @@ def test_bad_usage_and_what_cannot_be_served_say_so_with_the_right_status(daemon
         (["--session", "nope", "--token", "1", "--", "true"], 1, "unknown_session"),
         (["--session", "web", "--token", "5", "--", "true"], 1, "session web has no token 5"),
         (["--session", "pipes", "--token", "9", "--", "true"], 1, "is a waker"),
+        (["--session", "pipes", "--token", "4", "--", "true"], 1, "held without polling"),
         (["--session", "pipes", "--token", "3", "--", "true"], 1, "not readable"),
         (["--session", "pipes", "--token", "2", "--accept", "--", "true"], 1, "--accept needs a listening socket"),
         (["--socket", str(tmp_path / "no.sock")] + web + ["--", "true"], 2, "no mio-daemon at"),

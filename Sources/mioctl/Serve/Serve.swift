@@ -80,17 +80,21 @@ struct Serve: ParsableCommand {
         guard let registration else {
             Failure.fail("session \(session) has no token \(token) (mioctl list \(session) shows what it holds)", .refused)
         }
-        if registration.kind == "waker" {
-            Failure.fail("token \(token) of session \(session) is a waker: it holds no fd to serve", .refused)
+        if registration.kind == "waker" || registration.kind == "timer" {
+            Failure.fail("token \(token) of session \(session) is a \(registration.kind): it holds no fd to serve", .refused)
         }
-        if !registration.interest.isReadable {
-            Failure.fail("token \(token) of session \(session) is watched for \(registration.interest.names.joined(separator: ",")), " +
+        guard let interest = registration.interest else {
+            Failure.fail("token \(token) of session \(session) is held without polling (store): serve waits for its readiness, " +
+                         "so hold it polled (mioctl hold without --no-poll)", .refused)
+        }
+        if !interest.isReadable {
+            Failure.fail("token \(token) of session \(session) is watched for \(interest.names.joined(separator: ",")), " +
                          "not readable: serve waits for readable", .refused)
         }
         let fd = try Failure.guarded(options) { () throws -> Int32 in
             try daemon.hello(session: session, client: "mioctl serve")
             // A oneshot registration may have fired before: armed again, it tells of the next readiness.
-            if registration.mode == .oneshot { try daemon.reregister(token: Token(token), interest: registration.interest, mode: .oneshot) }
+            if registration.mode == .oneshot { try daemon.reregister(token: Token(token), interest: interest, mode: .oneshot) }
             return try daemon.fetch(token: Token(token))
         }
         if accept && !Sys.isListeningSocket(fd) {
