@@ -582,7 +582,7 @@ static json_object *list_of(const char *name) {
 }
 
 /* A held fd's list entry: held, its kind, no interest or mode
- * (docs/protocol.md, "list"). */
+ * (docs/protocol.md, "`list`"). */
 static void check_held(json_object *list, uint64_t token, const char *kind) {
     json_object *entry = entry_with(list, "registrations", "token", (int64_t)token);
     CHECK(entry != NULL);
@@ -775,7 +775,7 @@ static json_object *sessions_query(void) {
 }
 
 /* The lease and countdown `sessions` shows for session name
- * (docs/protocol.md, "sessions"): *lease_s -1 for null, *expires_in -1 for null. */
+ * (docs/protocol.md, "`sessions`"): *lease_s -1 for null, *expires_in -1 for null. */
 static void lease_of(const char *name, int64_t *lease_s, double *expires_in, int *attached) {
     json_object *reply = sessions_query();
     json_object *entry = session_named(reply, name);
