@@ -20,7 +20,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 C_CLIENT = REPO / "clients" / "c"
 EXAMPLE = C_CLIENT / "examples" / "pipe_readable.c"
 API_CASES = ["arguments", "hello", "register", "reregister", "deregister", "waker", "fetch", "events_kept",
-             "timeout", "foreign_loop", "session_taken"]
+             "timeout", "foreign_loop", "session_taken", "store", "timer", "lease"]
 
 
 def other_uid() -> Optional[int]:
@@ -254,3 +254,24 @@ def test_install_honours_destdir(c_build, tmp_path):
     assert not os.path.exists(prefix)
     assert os.listdir(stage) == ["opt"] and os.listdir(stage / "opt") == ["mio-client-test"]
     assert_installed(stage / prefix.lstrip("/"), prefix)
+
+
+# ------------------------------------------------------------------ exported symbols
+
+def test_shared_library_exports_exactly_the_headers_functions(c_build):
+    """mio-client.map: the header's functions, in the version node
+    MIO_CLIENT_0 existing programs were linked against, and nothing else
+    (no mioc_ internals, no json-c)."""
+    header = (C_CLIENT / "include" / "mio-client.h").read_text()
+    declared = set(re.findall(r"^(?:const )?\w+ \*?(mio_client_\w+)\(", header, re.M))
+    assert {"mio_client_connect", "mio_client_store", "mio_client_timer", "mio_client_hello_lease"} <= declared
+    out = subprocess.run(["nm", "-D", "--defined-only", str(c_build / "libmio-client.so.0.1.0")], capture_output=True,
+                         text=True, check=True).stdout
+    exported = {}
+    for line in out.splitlines():
+        name = line.split()[-1]
+        symbol, _, version = name.partition("@@")
+        if symbol != "MIO_CLIENT_0":
+            exported[symbol] = version
+    assert set(exported) == declared
+    assert set(exported.values()) == {"MIO_CLIENT_0"}

@@ -3,8 +3,8 @@ against the real daemon: clients/c/tests/ring_test.c, one case per test.
 hello and enable_ring, events through the ring, a ring smaller than the
 burst, removed tokens' records dropped, timeouts (0 never blocks), the
 sleeping flag up only while asleep, no allocation per event, foreign
-loops on mio_client_ring_fd, takeover, switching delivery, the daemon
-stopping. Every daemon is back at its fd baseline after each test
+loops on mio_client_ring_fd, takeover, switching delivery, timers' events
+through the ring and a lease kept by enable_ring, the daemon stopping. Every daemon is back at its fd baseline after each test
 (conftest), and the program checks its own fds."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 RING_CASES = ["hello", "events", "overflow", "deregister", "timeout", "sleeps", "no_allocation", "foreign_loop",
-              "session_taken", "switch"]
+              "session_taken", "switch", "timers"]
 
 
 def ring_test(c_build, case, daemon, timeout=60):

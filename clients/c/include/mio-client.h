@@ -38,7 +38,7 @@
  *                    connection stays usable.
  *     -EINVAL        a bad argument (NULL client, no interest bits, ...);
  *                    nothing was sent.
- *     -EBADF         a negative fd (register), or the kernel refused to pass it.
+ *     -EBADF         a negative fd (register, store), or the kernel refused to pass it.
  *     -EINTR         mio_client_wait only: a signal arrived before any event.
  *                    Call it again.
  *     -ECONNABORTED  mio_client_wait only: another connection took the session
@@ -108,7 +108,8 @@
  *     sendmsg(2) (SCM_RIGHTS). The daemon keeps its own copy of the fd: close
  *     yours when you no longer need it; the registration lasts until
  *     deregister, fetch with deregister, or the end of the (non-persistent)
- *     session. Descriptors this library creates or receives are close-on-exec.
+ *     session. mio_client_store sends its fd the same way. Descriptors this
+ *     library creates or receives are close-on-exec.
  *
  * SEE ALSO
  *     mio-client(3), docs/protocol.md of mio-daemon.
@@ -211,6 +212,27 @@ int mio_client_hello_ring(mio_client *c, const char *session, int persist, size_
  */
 int mio_client_enable_ring(mio_client *c, size_t entries);
 
+/* The longest lease mio_client_hello_lease takes: 2^31-1 seconds. */
+#define MIO_CLIENT_MAX_LEASE_S 2147483647u
+
+/*
+ * mio_client_hello_lease - mio_client_hello(c, session, 1) with a lease
+ *     (docs/protocol.md, "Leases"): once no connection has been attached
+ *     to the session for lease_s seconds, the daemon ends it as by `end`
+ *     (every registration removed, every fd closed). Attaching stops the
+ *     countdown, detaching starts it again from the whole lease. lease_s
+ *     1 to MIO_CLIENT_MAX_LEASE_S sets the lease (replacing one the
+ *     session has); 0 removes it (the session stays persistent, for
+ *     ever). mio_client_hello, mio_client_hello_ring and
+ *     mio_client_enable_ring leave a session's lease as it is: for ring
+ *     delivery with a lease, call mio_client_enable_ring after this.
+ *     Same rules as mio_client_hello otherwise.
+ *     Errors: -EINVAL (lease_s above MIO_CLIENT_MAX_LEASE_S; nothing sent),
+ *     -EPROTO "bad_request" (session NULL: only a named session can be
+ *     persistent) and the other refusals of mio_client_hello.
+ */
+int mio_client_hello_lease(mio_client *c, const char *session, unsigned lease_s);
+
 /*
  * mio_client_register - hand the daemon fd under token.
  *     interest: MIO_INTEREST_* bits (at least one, no others: else -EINVAL).
@@ -223,6 +245,7 @@ int mio_client_register(mio_client *c, int fd, uint64_t token, unsigned interest
 int mio_client_reregister(mio_client *c, uint64_t token, unsigned interest, int oneshot);
 
 /* mio_client_deregister - stop watching token; the daemon closes its copy.
+ *     Also removes a waker, a timer or a held fd (mio_client_store).
  *     No event of token is returned after this call succeeds. */
 int mio_client_deregister(mio_client *c, uint64_t token);
 
@@ -239,9 +262,45 @@ int mio_client_wake(mio_client *c, uint64_t token);
  *     On success *fd_out is a new descriptor (close-on-exec) that the caller
  *     owns. deregister zero: the daemon keeps watching its copy;
  *     nonzero: the registration ends and the daemon's own copy is sent.
- *     Wakers hold no fd: -EPROTO ("bad_request").
+ *     Works for held fds (mio_client_store) too. Wakers and timers hold no
+ *     fd: -EPROTO ("bad_request").
  */
 int mio_client_fetch(mio_client *c, uint64_t token, int deregister, int *fd_out);
+
+/*
+ * mio_client_store - hand the daemon fd to hold under token, never polled
+ *     (docs/protocol.md, "Holding without polling"): any kind of fd, a
+ *     memfd with state, a regular file, a directory, an O_PATH fd, a
+ *     socket. It sends no events. mio_client_fetch hands it back (a memfd
+ *     with its content), mio_client_deregister closes the daemon's copy; a
+ *     persistent session keeps it like a registration. Sent as register's
+ *     fd is, in the same sendmsg(2). Close yours when you like.
+ *     Errors: -EBADF (fd negative, or the kernel refused to pass it);
+ *     -EPROTO "token_in_use", "limit_exceeded", "bad_fd" (the daemon's own
+ *     socket or a connection to it). mio_client_reregister of a held fd is
+ *     refused with "wrong_state".
+ */
+int mio_client_store(mio_client *c, int fd, uint64_t token);
+
+/* The longest after_ms and interval_ms of mio_client_timer: 2^53-1 ms. */
+#define MIO_CLIENT_MAX_TIMER_MS ((UINT64_C(1) << 53) - 1)
+
+/*
+ * mio_client_timer - a timer of the daemon's under token (docs/protocol.md,
+ *     "Timers"): a readable event for token after_ms milliseconds from now
+ *     (0: at once), then every interval_ms (0: once only). Expiries that
+ *     pile up while nobody reads coalesce into one event, like any
+ *     readiness. On a token that is a timer already, sets that timer anew.
+ *     mio_client_deregister removes it (no event of it is returned after);
+ *     the clock is CLOCK_MONOTONIC. No fd changes hands.
+ *     Errors: -EINVAL (after_ms or interval_ms above
+ *     MIO_CLIENT_MAX_TIMER_MS; nothing sent); -EPROTO "token_in_use" (the
+ *     token is a registration, waker or held fd), "limit_exceeded".
+ *     A timer's mio_client_fetch is refused with "bad_request",
+ *     mio_client_reregister with "wrong_state", mio_client_wake with
+ *     "unknown_token".
+ */
+int mio_client_timer(mio_client *c, uint64_t token, uint64_t after_ms, uint64_t interval_ms);
 
 /*
  * mio_client_wait - wait for events.

@@ -236,9 +236,13 @@ static int token_removed(mio_client *c, uint64_t token) {
 
 /* ---- the API ---- */
 
+/* What a hello does to the session's lease (docs/protocol.md, "Leases"). */
+#define LEASE_KEEP (-1L)  /* lease_s absent */
+#define LEASE_REMOVE 0L   /* lease_s null */
+
 /* hello: stream delivery, or ring delivery with entries records (0: the
- * daemon's default). */
-static int hello(mio_client *c, const char *session, int persist, bool ring, size_t entries) {
+ * daemon's default); lease: LEASE_KEEP, LEASE_REMOVE or seconds. */
+static int hello(mio_client *c, const char *session, int persist, bool ring, size_t entries, long lease) {
     if (!c) return -EINVAL;
     uint64_t id = 0;
     int r = begin(c, "hello", &id);
@@ -246,6 +250,8 @@ static int hello(mio_client *c, const char *session, int persist, bool ring, siz
     if (r == 0 && session) r = out_printf(c, ",\"session\":");
     if (r == 0 && session) r = out_string(c, session);
     if (r == 0 && persist) r = out_printf(c, ",\"persist\":true");
+    if (r == 0 && lease == LEASE_REMOVE) r = out_printf(c, ",\"lease_s\":null");
+    if (r == 0 && lease > 0) r = out_printf(c, ",\"lease_s\":%ld", lease);
     if (r == 0 && ring) r = out_printf(c, ",\"delivery\":\"ring\"");
     if (r == 0 && ring && entries) r = out_printf(c, ",\"ring_entries\":%zu", entries);
     if (r == 0) r = out_printf(c, ",\"client\":\"libmio-client\"");
@@ -271,16 +277,23 @@ static int hello(mio_client *c, const char *session, int persist, bool ring, siz
 }
 
 int mio_client_hello(mio_client *c, const char *session, int persist) {
-    return hello(c, session, persist, false, 0);
+    return hello(c, session, persist, false, 0, LEASE_KEEP);
 }
 
 int mio_client_hello_ring(mio_client *c, const char *session, int persist, size_t entries) {
-    return hello(c, session, persist, true, entries);
+    return hello(c, session, persist, true, entries, LEASE_KEEP);
 }
 
 int mio_client_enable_ring(mio_client *c, size_t entries) {
     if (!c) return -EINVAL;
-    return hello(c, c->session[0] ? c->session : NULL, 0, true, entries);
+    return hello(c, c->session[0] ? c->session : NULL, 0, true, entries, LEASE_KEEP);
+}
+
+/* A lease needs persist (the daemon refuses lease_s without it), so this
+ * hello always asks for it. */
+int mio_client_hello_lease(mio_client *c, const char *session, unsigned lease_s) {
+    if (!c || lease_s > MIO_CLIENT_MAX_LEASE_S) return -EINVAL;
+    return hello(c, session, 1, false, 0, lease_s == 0 ? LEASE_REMOVE : (long)lease_s);
 }
 
 int mio_client_register(mio_client *c, int fd, uint64_t token, unsigned interest, int oneshot) {
@@ -291,6 +304,28 @@ int mio_client_register(mio_client *c, int fd, uint64_t token, unsigned interest
     if (r == 0) r = out_token(c, token);
     if (r == 0) r = out_interest(c, interest, oneshot);
     return r < 0 ? r : exchange(c, id, fd, NULL, 0);
+}
+
+/* Held, never polled (docs/protocol.md, "Holding without polling"): the fd
+ * goes with the line, as register's. */
+int mio_client_store(mio_client *c, int fd, uint64_t token) {
+    if (!c) return -EINVAL;
+    if (fd < 0) return -EBADF;
+    uint64_t id = 0;
+    int r = begin(c, "store", &id);
+    if (r == 0) r = out_token(c, token);
+    return r < 0 ? r : exchange(c, id, fd, NULL, 0);
+}
+
+/* docs/protocol.md, "Timers": interval_ms absent means once. */
+int mio_client_timer(mio_client *c, uint64_t token, uint64_t after_ms, uint64_t interval_ms) {
+    if (!c || after_ms > MIO_CLIENT_MAX_TIMER_MS || interval_ms > MIO_CLIENT_MAX_TIMER_MS) return -EINVAL;
+    uint64_t id = 0;
+    int r = begin(c, "timer", &id);
+    if (r == 0) r = out_token(c, token);
+    if (r == 0) r = out_printf(c, ",\"after_ms\":%" PRIu64, after_ms);
+    if (r == 0 && interval_ms) r = out_printf(c, ",\"interval_ms\":%" PRIu64, interval_ms);
+    return r < 0 ? r : exchange(c, id, -1, NULL, 0);
 }
 
 int mio_client_reregister(mio_client *c, uint64_t token, unsigned interest, int oneshot) {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -134,6 +135,9 @@ static void case_arguments(void) {
     IS(mio_client_waker(NULL, 1), -EINVAL);
     IS(mio_client_wake(NULL, 1), -EINVAL);
     IS(mio_client_fetch(NULL, 1, 0, &fd), -EINVAL);
+    IS(mio_client_store(NULL, 0, 1), -EINVAL);
+    IS(mio_client_timer(NULL, 1, 0, 0), -EINVAL);
+    IS(mio_client_hello_lease(NULL, "c-client-lease", 1), -EINVAL);
     IS(mio_client_wait(NULL, ev, 1, 0), -EINVAL);
     IS(mio_client_fd(NULL), -EINVAL);
     IS(mio_client_pending(NULL), -EINVAL);
@@ -158,10 +162,16 @@ static void case_arguments(void) {
     IS(mio_client_wait(c, ev, 0, 0), -EINVAL);
     IS(mio_client_fetch(c, 1, 0, NULL), -EINVAL);
     IS(mio_client_set_timeout(c, -2), -EINVAL);
+    IS(mio_client_store(c, -1, 1), -EBADF);
+    IS(mio_client_timer(c, 1, MIO_CLIENT_MAX_TIMER_MS + 1, 0), -EINVAL);
+    IS(mio_client_timer(c, 1, 0, MIO_CLIENT_MAX_TIMER_MS + 1), -EINVAL);
+    IS(mio_client_timer(c, 1, UINT64_MAX, UINT64_MAX), -EINVAL);
+    IS(mio_client_hello_lease(c, "c-client-lease", MIO_CLIENT_MAX_LEASE_S + 1), -EINVAL);
     // An fd number that is not open: the kernel refuses to pass it.
     int closed_fd = dup(p[0]);
     close(closed_fd);
     IS(mio_client_register(c, closed_fd, 1, MIO_INTEREST_READABLE, 0), -EBADF);
+    IS(mio_client_store(c, closed_fd, 1), -EBADF);
     CHECK(mio_client_error_code(c) == NULL);
     // The connection is still fine.
     OK(mio_client_register(c, p[0], 1, MIO_INTEREST_READABLE, 0));
@@ -564,6 +574,276 @@ static void case_session_taken(void) {
     close(p[1]);
 }
 
+/* The registrations of the named session `name`, as `list` reports them. */
+static json_object *list_of(const char *name) {
+    char line[200];
+    snprintf(line, sizeof line, "{\"op\":\"list\",\"id\":1,\"session\":\"%s\"}\n", name);
+    return raw_query(line);
+}
+
+/* A held fd's list entry: held, its kind, no interest or mode
+ * (docs/protocol.md, "`list`"). */
+static void check_held(json_object *list, uint64_t token, const char *kind) {
+    json_object *entry = entry_with(list, "registrations", "token", (int64_t)token);
+    CHECK(entry != NULL);
+    CHECK(member(entry, "held") && json_object_get_boolean(member(entry, "held")));
+    CHECK(member(entry, "kind") && strcmp(json_object_get_string(member(entry, "kind")), kind) == 0);
+    CHECK(!has_member(entry, "interest") && !has_member(entry, "mode"));
+}
+
+static void check_content(int fd, const char *want) {
+    char buf[64] = {0};
+    IS((int)pread(fd, buf, sizeof buf - 1, 0), (int)strlen(want));
+    CHECK(strcmp(buf, want) == 0);
+}
+
+static void case_store(void) {
+    mio_client *c = connect_client();
+    OK(mio_client_hello(c, "c-client-store", 0));  // named, so a raw connection can list it
+
+    // A memfd with content: held, fetched back with its content.
+    int memfd = memfd_create("mio-c-client-store", MFD_CLOEXEC);
+    CHECK(memfd >= 0);
+    CHECK(write(memfd, "held state", 10) == 10);
+    OK(mio_client_store(c, memfd, 1));
+    CHECK(daemon_copies(memfd) == 1);
+    int fd = -1;
+    OK(mio_client_fetch(c, 1, 0, &fd));
+    CHECK(fd >= 0 && fd != memfd);
+    CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    same_file(fd, memfd);
+    close(memfd);  // ours gone: the daemon's copy keeps the content
+    check_content(fd, "held state");
+    CHECK(pwrite(fd, " and more", 9, 10) == 9);
+    close(fd);
+
+    // A regular file, a directory, an O_PATH fd and a pipe: any kind is held.
+    char file_template[] = "/tmp/mio-c-client-held-XXXXXX";
+    int file = mkstemp(file_template);
+    CHECK(file >= 0);
+    unlink(file_template);
+    char dir_template[] = "/tmp/mio-c-client-dir-XXXXXX";
+    CHECK(mkdtemp(dir_template) != NULL);
+    int dir = open(dir_template, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(dir >= 0);
+    int path_fd = open(dir_template, O_PATH | O_CLOEXEC);
+    CHECK(path_fd >= 0);
+    int p[2];
+    make_pipe(p);
+    OK(mio_client_store(c, file, 2));
+    OK(mio_client_store(c, dir, 3));
+    OK(mio_client_store(c, path_fd, 4));
+    OK(mio_client_store(c, p[0], 5));
+    CHECK(daemon_copies(file) == 1 && daemon_copies(p[0]) == 1);
+    CHECK(daemon_copies(dir) == 2);  // the directory, and the O_PATH fd of the same path
+    json_object *list = list_of("c-client-store");
+    IS((int)json_object_array_length(member(list, "registrations")), 5);
+    check_held(list, 1, "memfd");
+    check_held(list, 2, "file");
+    check_held(list, 3, "directory");
+    check_held(list, 4, "path");
+    check_held(list, 5, "pipe");
+    json_object_put(list);
+    // Never polled: data in the pipe makes no event.
+    write_byte(p[1]);
+    no_event_within(c, 100);
+
+    // Refusals.
+    REFUSED(c, mio_client_store(c, file, 2), "token_in_use");
+    REFUSED(c, mio_client_store(c, mio_client_fd(c), 6), "bad_fd");  // the daemon's own socket
+    REFUSED(c, mio_client_reregister(c, 2, MIO_INTEREST_READABLE, 0), "wrong_state");
+    REFUSED(c, mio_client_wake(c, 2), "unknown_token");
+    int waker_token = 7;
+    OK(mio_client_waker(c, (uint64_t)waker_token));
+    int p2[2];
+    make_pipe(p2);
+    REFUSED(c, mio_client_store(c, p2[0], (uint64_t)waker_token), "token_in_use");
+    OK(mio_client_deregister(c, (uint64_t)waker_token));
+    close(p2[0]);
+    close(p2[1]);
+
+    // fetch with deregister: the daemon's own copy comes back, with what
+    // was written through the first copy.
+    fd = -1;
+    OK(mio_client_fetch(c, 1, 1, &fd));
+    check_content(fd, "held state and more");
+    close(fd);
+    REFUSED(c, mio_client_fetch(c, 1, 0, &fd), "unknown_token");
+    // deregister closes the daemon's copy (files are closed off its loop).
+    OK(mio_client_deregister(c, 2));
+    CHECK(daemon_copies_settled(file, 0) == 0);
+    list = list_of("c-client-store");
+    IS((int)json_object_array_length(member(list, "registrations")), 3);
+    json_object_put(list);
+    // The end of the (non-persistent) session closes the rest.
+    mio_client_close(c);
+    CHECK(daemon_copies_settled(dir, 0) == 0);  // the O_PATH fd's too
+    CHECK(daemon_copies_settled(p[0], 0) == 0);
+    close(file);
+    close(dir);
+    close(path_fd);
+    rmdir(dir_template);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* Events of token over ms (read as they come). */
+static int events_of(mio_client *c, uint64_t token, int ms) {
+    int64_t end = now_ms() + ms;
+    int count = 0;
+    mio_event ev[16];
+    for (int left; (left = (int)(end - now_ms())) > 0;) {
+        int n = mio_client_wait(c, ev, 16, left);
+        OK(n);
+        for (int i = 0; i < n; i++) {
+            CHECK(ev[i].token == token);
+            CHECK(ev[i].flags == MIO_EVENT_READABLE);
+            count++;
+        }
+    }
+    return count;
+}
+
+static void case_timer(void) {
+    mio_client *c = connect_client();
+    OK(mio_client_hello(c, "c-client-timer", 0));
+
+    // Once, after 50 ms: one readable event, never early, then silence.
+    int64_t t0 = now_ms();
+    OK(mio_client_timer(c, 1, 50, 0));
+    CHECK(event_for(c, 1, 3000) == MIO_EVENT_READABLE);
+    CHECK(now_ms() - t0 >= 49);  // whole ms on both sides of the daemon's timerfd
+    no_event_within(c, 200);
+    // After 0: at once.
+    OK(mio_client_timer(c, 2, 0, 0));
+    CHECK(event_for(c, 2, 1000) == MIO_EVENT_READABLE);
+    no_event_within(c, 100);
+
+    // list: a one-shot timer that expired has no interval and no next expiry.
+    json_object *list = list_of("c-client-timer");
+    json_object *entry = entry_with(list, "registrations", "token", 1);
+    CHECK(entry && strcmp(json_object_get_string(member(entry, "kind")), "timer") == 0);
+    CHECK(has_member(entry, "interval_ms") && member(entry, "interval_ms") == NULL);
+    CHECK(has_member(entry, "expires_in_ms") && member(entry, "expires_in_ms") == NULL);
+    json_object_put(list);
+
+    // Every 20 ms: an event each time, read as they come.
+    OK(mio_client_timer(c, 3, 20, 20));
+    int n = events_of(c, 3, 400);
+    CHECK(n >= 5 && n <= 21);
+    // Deregister stops it: no event of it after the call.
+    OK(mio_client_deregister(c, 3));
+    no_event_within(c, 150);
+    REFUSED(c, mio_client_deregister(c, 3), "unknown_token");
+
+    // Set anew on its token: an hour becomes 30 ms.
+    OK(mio_client_timer(c, 4, 3600000, 1000));
+    list = list_of("c-client-timer");
+    entry = entry_with(list, "registrations", "token", 4);
+    CHECK(entry && json_object_get_int64(member(entry, "interval_ms")) == 1000);
+    int64_t expires = json_object_get_int64(member(entry, "expires_in_ms"));
+    CHECK(expires > 3590000 && expires <= 3600000);
+    json_object_put(list);
+    OK(mio_client_timer(c, 4, 30, 0));
+    CHECK(event_for(c, 4, 3000) == MIO_EVENT_READABLE);
+    no_event_within(c, 100);  // once, now
+
+    // Refusals: the token is something else, and what a timer is not.
+    int p[2];
+    make_pipe(p);
+    OK(mio_client_register(c, p[0], 5, MIO_INTEREST_READABLE, 0));
+    REFUSED(c, mio_client_timer(c, 5, 10, 0), "token_in_use");
+    OK(mio_client_waker(c, 6));
+    REFUSED(c, mio_client_timer(c, 6, 10, 0), "token_in_use");
+    int fd = 12345;
+    REFUSED(c, mio_client_fetch(c, 4, 0, &fd), "bad_request");  // a timer holds no fd of ours
+    CHECK(fd == -1);
+    REFUSED(c, mio_client_reregister(c, 4, MIO_INTEREST_READABLE, 0), "wrong_state");
+    REFUSED(c, mio_client_wake(c, 4), "unknown_token");
+    no_event_within(c, 50);
+
+    // The daemon holds a timerfd per timer: the end of the session closes them
+    // (the test's fixture checks the daemon's fds).
+    mio_client_close(c);
+    CHECK(daemon_copies_settled(p[0], 0) == 0);
+    close(p[0]);
+    close(p[1]);
+}
+
+static json_object *sessions_query(void) {
+    return raw_query("{\"op\":\"sessions\",\"id\":1}\n");
+}
+
+/* The lease and countdown `sessions` shows for session name
+ * (docs/protocol.md, "`sessions`"): *lease_s -1 for null, *expires_in -1 for null. */
+static void lease_of(const char *name, int64_t *lease_s, double *expires_in, int *attached) {
+    json_object *reply = sessions_query();
+    json_object *entry = session_named(reply, name);
+    CHECK(entry != NULL);
+    CHECK(has_member(entry, "lease_s") && has_member(entry, "expires_in_s"));
+    json_object *lease = member(entry, "lease_s"), *left = member(entry, "expires_in_s");
+    *lease_s = lease ? json_object_get_int64(lease) : -1;
+    *expires_in = left ? json_object_get_double(left) : -1;
+    *attached = json_object_get_boolean(member(entry, "attached"));
+    CHECK(json_object_get_boolean(member(entry, "persistent")));
+    json_object_put(reply);
+}
+
+static int session_exists(const char *name) {
+    json_object *reply = sessions_query();
+    int found = session_named(reply, name) != NULL;
+    json_object_put(reply);
+    return found;
+}
+
+static void case_lease(void) {
+    const char *name = "c-client-lease";
+    int64_t lease;
+    double left;
+    int attached;
+    mio_client *c = connect_client();
+    // A lease needs a session that can be found again.
+    REFUSED(c, mio_client_hello_lease(c, NULL, 5), "bad_request");
+    OK(mio_client_hello_lease(c, name, 1));
+    lease_of(name, &lease, &left, &attached);
+    CHECK(lease == 1 && left == -1 && attached);  // attached: no countdown
+    // Its fds and timers go with it when the lease runs out.
+    int memfd = memfd_create("mio-c-client-lease", MFD_CLOEXEC);
+    CHECK(memfd >= 0);
+    OK(mio_client_store(c, memfd, 1));
+    OK(mio_client_timer(c, 2, 3600000, 0));
+    mio_client_close(c);
+    lease_of(name, &lease, &left, &attached);
+    CHECK(lease == 1 && left > 0 && left <= 1.0 && !attached);
+
+    // Attaching within the lease stops the countdown; a plain hello keeps the lease.
+    sleep_ms(500);
+    c = connect_client();
+    OK(mio_client_hello(c, name, 0));
+    sleep_ms(800);  // past the first countdown's end
+    CHECK(daemon_copies(memfd) == 1);
+    lease_of(name, &lease, &left, &attached);
+    CHECK(lease == 1 && left == -1 && attached);
+    // Replaced, removed, set again.
+    OK(mio_client_hello_lease(c, name, 3600));
+    lease_of(name, &lease, &left, &attached);
+    CHECK(lease == 3600);
+    OK(mio_client_hello_lease(c, name, 0));
+    lease_of(name, &lease, &left, &attached);
+    CHECK(lease == -1);
+    OK(mio_client_hello_lease(c, name, 1));
+
+    // Detached: the session ends about 1 s later, its fds closed.
+    int64_t t0 = now_ms();
+    mio_client_close(c);
+    while (session_exists(name) && now_ms() - t0 < 5000) sleep_ms(10);
+    int64_t took = now_ms() - t0;
+    CHECK(!session_exists(name));
+    CHECK(took >= 999 && took < 1600);
+    CHECK(daemon_copies_settled(memfd, 0) == 0);
+    close(memfd);
+}
+
 // Waits for the daemon to stop (the test sends SIGTERM once "ready" is out).
 static void case_shutdown(void) {
     mio_client *c = connect_client();
@@ -636,6 +916,8 @@ static const struct {
     {"timeout", case_timeout},             {"foreign_loop", case_foreign_loop},
     {"session_taken", case_session_taken}, {"shutdown", case_shutdown},
     {"permission_denied", case_permission_denied}, {"default_path", case_default_path},
+    {"store", case_store},                 {"timer", case_timer},
+    {"lease", case_lease},
 };
 
 int main(int argc, char **argv) {

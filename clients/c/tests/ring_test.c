@@ -593,6 +593,50 @@ static void case_switch(void) {
     close(p[1]);
 }
 
+// Timers' events come through the ring like any readiness, and a lease set
+// before enable_ring stays (enable_ring's hello leaves it as it is).
+static void case_timers(void) {
+    mio_client *c = ring_client(64);
+    OK(mio_client_timer(c, 1, 20, 0));
+    CHECK(event_for(c, 1, 3000) == MIO_EVENT_READABLE);
+    // A 2 ms timer nobody reads for a while: its records wait in the ring;
+    // once deregister returns, none of them is returned.
+    OK(mio_client_timer(c, 2, 2, 2));
+    sleep_ms(100);
+    CHECK(mioc_ring_has_work(&c->ring));
+    OK(mio_client_deregister(c, 2));
+    int64_t end = now_ms() + 150;
+    mio_event ev[16];
+    while (now_ms() < end) {
+        int n = mio_client_wait(c, ev, 16, (int)(end - now_ms()));
+        OK(n);
+        for (int i = 0; i < n; i++) CHECK(ev[i].token != 2);
+    }
+    mio_client_close(c);
+
+    const char *name = "c-ring-lease";
+    c = connect_client();
+    OK(mio_client_hello_lease(c, name, 1));
+    OK(mio_client_enable_ring(c, 64));
+    CHECK(mioc_ring_active(&c->ring));
+    json_object *reply = raw_query("{\"op\":\"sessions\",\"id\":1}\n");
+    json_object *entry = session_named(reply, name);
+    CHECK(entry && json_object_get_int64(member(entry, "lease_s")) == 1);
+    json_object_put(reply);
+    OK(mio_client_timer(c, 3, 10, 0));
+    CHECK(event_for(c, 3, 3000) == MIO_EVENT_READABLE);
+    int64_t t0 = now_ms();
+    mio_client_close(c);
+    int ended = 0;
+    while (!ended && now_ms() - t0 < 5000) {
+        sleep_ms(20);
+        reply = raw_query("{\"op\":\"sessions\",\"id\":1}\n");
+        ended = session_named(reply, name) == NULL;
+        json_object_put(reply);
+    }
+    CHECK(ended && now_ms() - t0 >= 999);
+}
+
 // Waits for the daemon to stop (the test sends SIGTERM once "ready" is out).
 static void case_shutdown(void) {
     mio_client *c = ring_client(64);
@@ -624,7 +668,7 @@ static const struct {
     {"timeout", case_timeout},       {"sleeps", case_sleeps},
     {"no_allocation", case_no_allocation}, {"foreign_loop", case_foreign_loop},
     {"session_taken", case_session_taken}, {"switch", case_switch},
-    {"shutdown", case_shutdown},
+    {"shutdown", case_shutdown},           {"timers", case_timers},
 };
 
 int main(int argc, char **argv) {

@@ -1,16 +1,20 @@
 // What the C test programs share: where the daemon is, the checks that
 // end a case with the first failure (and the client's error code), time,
-// pipes, and waiting for one token's event. Each test program is one .c
-// file that includes this once.
+// pipes, waiting for one token's event, and requests on a raw connection
+// for what the API does not send (list, sessions). Each test program is
+// one .c file that includes this once.
 #ifndef MIO_CLIENT_TEST_SUPPORT_H
 #define MIO_CLIENT_TEST_SUPPORT_H
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +111,71 @@ static void no_event_within(mio_client *c, int ms) {
         snprintf(what, sizeof what, "no event expected, got %d (first token %" PRIu64 ")", n, n > 0 ? ev[0].token : 0);
         failed(__FILE__, __LINE__, what, n < 0 ? n : 0);
     }
+}
+
+/* One request line on a raw connection of our own (for what the API does
+ * not send: list, sessions, end of another session); the reply, parsed,
+ * which must say ok (release it with json_object_put). */
+__attribute__((unused)) static json_object *raw_query(const char *line) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strcmp(socket_path, "-") == 0)
+        OK(mio_client_default_socket_path(a.sun_path, sizeof a.sun_path));
+    else
+        snprintf(a.sun_path, sizeof a.sun_path, "%s", socket_path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(s >= 0);
+    CHECK(connect(s, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(write(s, line, strlen(line)) == (ssize_t)strlen(line));
+    static char reply[65536];
+    size_t len = 0;
+    while (len == 0 || reply[len - 1] != '\n') {
+        CHECK(len < sizeof reply - 1);
+        ssize_t n = read(s, reply + len, sizeof reply - 1 - len);
+        CHECK(n > 0);
+        len += (size_t)n;
+    }
+    reply[len] = 0;
+    close(s);
+    json_object *parsed = json_tokener_parse(reply);
+    json_object *ok = NULL;
+    if (!parsed || !json_object_object_get_ex(parsed, "ok", &ok) || !json_object_get_boolean(ok)) {
+        fprintf(stderr, "raw reply: %s", reply);
+        failed(__FILE__, __LINE__, "raw_query: a reply with \"ok\":true", 0);
+    }
+    return parsed;
+}
+
+/* The member key of obj (NULL if absent, or if the member is null). */
+__attribute__((unused)) static json_object *member(json_object *obj, const char *key) {
+    json_object *value = NULL;
+    return json_object_object_get_ex(obj, key, &value) ? value : NULL;
+}
+
+/* Whether obj has the member key at all (null included). */
+__attribute__((unused)) static int has_member(json_object *obj, const char *key) {
+    return json_object_object_get_ex(obj, key, NULL);
+}
+
+/* The entry of reply's array `array` whose `key` is the integer want (NULL: none). */
+__attribute__((unused)) static json_object *entry_with(json_object *reply, const char *array, const char *key, int64_t want) {
+    json_object *items = member(reply, array);
+    for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+        json_object *item = json_object_array_get_idx(items, i);
+        json_object *value = member(item, key);
+        if (value && json_object_get_int64(value) == want) return item;
+    }
+    return NULL;
+}
+
+/* The entry of reply's "sessions" named name (NULL: none). */
+__attribute__((unused)) static json_object *session_named(json_object *reply, const char *name) {
+    json_object *items = member(reply, "sessions");
+    for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+        json_object *item = json_object_array_get_idx(items, i);
+        json_object *value = member(item, "name");
+        if (value && strcmp(json_object_get_string(value), name) == 0) return item;
+    }
+    return NULL;
 }
 
 #endif

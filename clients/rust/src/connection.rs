@@ -104,6 +104,11 @@ impl Connection {
         let timeout = self.request_timeout;
         let deadline = deadline_after(timeout);
         if let Err(error) = self.shared.socket.send(&bytes, fd, deadline) {
+            // The kernel refused to pass the fd: nothing went out (the fd
+            // goes with the first bytes), so the stream is as it was.
+            if let (Some(fd), Some(libc::EBADF)) = (fd, error.raw_os_error()) {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("fd {fd} cannot be sent with {op}: {error}")));
+            }
             return Err(match error.kind() {
                 io::ErrorKind::TimedOut => self.break_with(
                     io::ErrorKind::TimedOut,

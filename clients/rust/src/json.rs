@@ -297,6 +297,12 @@ impl RequestLine {
         self
     }
 
+    pub fn null(&mut self, key: &str) -> &mut Self {
+        self.key(key);
+        self.bytes.extend_from_slice(b"null");
+        self
+    }
+
     pub fn boolean(&mut self, key: &str, value: bool) -> &mut Self {
         self.key(key);
         self.bytes.extend_from_slice(if value { b"true" } else { b"false" });
@@ -380,12 +386,12 @@ mod tests {
     #[test]
     fn request_lines_escape_what_they_must() {
         let mut line = RequestLine::new("hello", 3);
-        line.string("session", "a\"b\\\n\u{1}é").boolean("persist", true).unsigned("token", u64::MAX);
+        line.string("session", "a\"b\\\n\u{1}é").boolean("persist", true).unsigned("token", u64::MAX).null("lease_s");
         line.interest("interest", RemoteInterest::READABLE | RemoteInterest::PRIORITY);
         let bytes = line.finish();
         assert_eq!(
             String::from_utf8(bytes.clone()).unwrap(),
-            "{\"op\":\"hello\",\"id\":3,\"session\":\"a\\\"b\\\\\\n\\u0001é\",\"persist\":true,\"token\":18446744073709551615,\"interest\":[\"readable\",\"priority\"]}\n"
+            "{\"op\":\"hello\",\"id\":3,\"session\":\"a\\\"b\\\\\\n\\u0001é\",\"persist\":true,\"token\":18446744073709551615,\"lease_s\":null,\"interest\":[\"readable\",\"priority\"]}\n"
         );
         let parsed = parse(&bytes[..bytes.len() - 1]).unwrap();
         assert_eq!(parsed.get("session").and_then(Value::as_str), Some("a\"b\\\n\u{1}é"));

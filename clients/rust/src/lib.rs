@@ -65,6 +65,11 @@
 //!   session's from an earlier run); [`Registry::list`],
 //!   [`Registry::wake_session`], [`Registry::end_session`],
 //!   [`Registry::ping`].
+//! - **Beyond polling**: [`Registry::store`] hands the daemon any fd to
+//!   hold, never polled (a memfd with state, a regular file, a directory);
+//!   [`Registry::timer`] is a timer of the daemon's that makes readable
+//!   events for its token; [`ConnectOptions::lease`] ends a persistent
+//!   session once no connection has been attached to it for that long.
 //! - **Errors** are `io::Error`s. A refusal carries a [`DaemonError`] (the
 //!   protocol's `code` and `message`; [`DaemonError::of`]) and a kind from
 //!   the code (`token_in_use` → `AlreadyExists`, `unknown_token` →
@@ -92,6 +97,7 @@ mod registry;
 mod socket;
 mod socket_path;
 mod source;
+mod timer;
 mod waker;
 
 pub use mio::unix::SourceFd;
@@ -100,11 +106,12 @@ pub use mio::{Interest, Token};
 pub use crate::error::DaemonError;
 pub use crate::events::{Event, Events, Iter};
 pub use crate::interest::{Mode, RemoteInterest};
-pub use crate::options::{ConnectOptions, DEFAULT_REQUEST_TIMEOUT};
+pub use crate::options::{ConnectOptions, DEFAULT_REQUEST_TIMEOUT, MAX_LEASE};
 pub use crate::poll::Poll;
 pub use crate::registry::{Registration, Registry};
 pub use crate::socket_path::{default_socket_path, socket_path_from};
 pub use crate::source::Source;
+pub use crate::timer::MAX_TIMER;
 pub use crate::waker::Waker;
 
 /// mio's `event` module layout: `event::Event`, `event::Events`.

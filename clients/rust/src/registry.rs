@@ -4,8 +4,8 @@
 //! registry keeps the link (fd → token) for the sources registered through
 //! it, which is what lets `reregister` and `deregister` take the source as
 //! in mio. Registrations made elsewhere (a persistent session from an
-//! earlier run) are reached by token: `reregister_token`,
-//! `deregister_token`, `fetch`.
+//! earlier run), held fds (`store`) and timers (`timer`) are reached by
+//! token: `reregister_token`, `deregister_token`, `fetch`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -32,15 +32,26 @@ pub struct Registry {
     sources: RefCell<HashMap<RawFd, Token>>,
 }
 
-/// One registration of the session, as `list` reports it.
+/// One registration of the session, as `list` reports it
+/// (docs/protocol.md, "`list`").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     pub token: Token,
+    /// `None` for a held fd.
     pub interest: Option<RemoteInterest>,
+    /// `None` for a held fd.
     pub mode: Option<Mode>,
     /// `pipe`, `fifo`, `socket`, `char`, `eventfd`, `timerfd`, `pidfd`,
-    /// `inotify`, `epoll` or `waker` (protocol §6.9).
+    /// `inotify`, `epoll`, `waker` or `timer`; a held fd may also be
+    /// `file`, `directory`, `memfd`, `path` (`O_PATH`) or `other`.
     pub kind: String,
+    /// A held fd ([`Registry::store`]): never polled.
+    pub held: bool,
+    /// A timer's period; `None` for a one-shot timer, or not a timer.
+    pub interval: Option<Duration>,
+    /// The time to a timer's next expiry (whole milliseconds, rounded up);
+    /// `None` for a one-shot timer that has expired, or not a timer.
+    pub expires_in: Option<Duration>,
 }
 
 impl Registry {
@@ -124,6 +135,31 @@ impl Registry {
         self.deregister_token(token)
     }
 
+    /// Hands the daemon a copy of `source`'s fd to hold under `token`,
+    /// never polled (docs/protocol.md, "Holding without polling"): any kind
+    /// of fd, a memfd with state, a regular file, a directory, an `O_PATH`
+    /// fd, a socket. It makes no events. [`fetch`](Registry::fetch) hands
+    /// it back (a memfd with its content), `deregister_token` closes the
+    /// daemon's copy, and a persistent session keeps it across connections
+    /// like any registration. Close yours whenever you like.
+    ///
+    /// A held fd is reached by its token only: `source` is not linked to
+    /// it, so `deregister(source)` does not find it.
+    ///
+    /// Refused with `AlreadyExists` (code `token_in_use`), `InvalidInput`
+    /// (code `bad_fd`: the daemon's own socket or a connection to it),
+    /// `Other` (code `limit_exceeded`). A held fd's `reregister_token` is
+    /// refused with `wrong_state`.
+    pub fn store<S>(&self, source: &S, token: Token) -> io::Result<()>
+    where
+        S: Source + ?Sized,
+    {
+        self.request("store", Some(source.raw_fd()), |line| {
+            line.unsigned("token", token.0 as u64);
+        })?;
+        Ok(())
+    }
+
     /// `reregister` by token: for registrations this registry did not make
     /// (a persistent session's, a `Waker`'s).
     pub fn reregister_token<I: Into<RemoteInterest>>(&self, token: Token, interests: I) -> io::Result<()> {
@@ -138,7 +174,8 @@ impl Registry {
         Ok(())
     }
 
-    /// `deregister` by token; removes a `Waker`'s registration too.
+    /// `deregister` by token; removes a `Waker`'s registration, a timer
+    /// and a held fd too.
     pub fn deregister_token(&self, token: Token) -> io::Result<()> {
         self.request("deregister", None, |line| {
             line.unsigned("token", token.0 as u64);
@@ -264,5 +301,7 @@ fn registration(item: &Value) -> io::Result<Registration> {
         _ => None,
     };
     let kind = item.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
-    Ok(Registration { token: Token(token), interest, mode, kind })
+    let held = item.get("held").and_then(Value::as_bool) == Some(true);
+    let millis = |key| item.get(key).and_then(Value::as_u64).map(Duration::from_millis);
+    Ok(Registration { token: Token(token), interest, mode, kind, held, interval: millis("interval_ms"), expires_in: millis("expires_in_ms") })
 }

@@ -88,7 +88,8 @@ impl Socket {
         Ok(Socket { fd, send_lock: Mutex::new(()) })
     }
 
-    /// Sends `line` whole, with `fd` (if any) on its first bytes.
+    /// Sends `line` whole, with `fd` (if any) on its first bytes. An
+    /// `EBADF` (the kernel refused the fd) comes only before any byte went out.
     pub fn send(&self, line: &[u8], fd: Option<RawFd>, deadline: Instant) -> io::Result<()> {
         let _whole_line = self.send_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut sent = 0;

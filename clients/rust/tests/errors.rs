@@ -55,6 +55,16 @@ fn refused_requests_carry_the_protocols_code() {
         let error = registry.wake_session("nobody-has-this", Token(1)).unwrap_err();
         assert_eq!((error.kind(), code(&error)), (ErrorKind::NotFound, "unknown_token"));
 
+        // An fd that is not open: the kernel refuses to pass it, nothing is
+        // sent, and the connection goes on.
+        let closed = {
+            let (c, _c_writer) = pipe();
+            c.as_raw_fd()
+        };
+        let error = registry.register(&mut SourceFd(&closed), Token(3), Interest::READABLE).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+        assert!(DaemonError::of(&error).is_none());
+
         // The connection is still fine after refusals.
         registry.ping().unwrap();
         registry.deregister(&mut SourceFd(&a.as_raw_fd())).unwrap();

@@ -196,6 +196,35 @@ impl TestDaemon {
     pub fn dir(&self) -> &Path {
         &self.dir.0
     }
+
+    /// One request line on a connection of its own, for what the crate does
+    /// not send (`sessions`); the reply line, which must say ok.
+    pub fn raw(&self, line: &str) -> String {
+        let mut stream = UnixStream::connect(&self.socket).expect("raw connection");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream.write_all(line.as_bytes()).unwrap();
+        let mut reply = String::new();
+        BufReader::new(&stream).read_line(&mut reply).unwrap();
+        assert!(reply.contains("\"ok\":true"), "reply to {line}: {reply}");
+        reply
+    }
+
+    /// The `sessions` entry of the session `name` (its JSON text), if the
+    /// daemon lists it.
+    pub fn session_entry(&self, name: &str) -> Option<String> {
+        let reply = self.raw("{\"op\":\"sessions\",\"id\":1}\n");
+        let start = reply.find(&format!("{{\"name\":\"{name}\""))?;
+        let end = start + reply[start..].find('}')?;
+        Some(reply[start..=end].to_string())
+    }
+}
+
+/// The text of member `key` of a flat JSON object (`"lease_s":1` gives
+/// `"1"`), if present.
+pub fn member<'a>(object: &'a str, key: &str) -> Option<&'a str> {
+    let start = object.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = &object[start..];
+    Some(&rest[..rest.find(|c| c == ',' || c == '}')?])
 }
 
 impl Drop for TestDaemon {
