@@ -462,6 +462,9 @@ static int cmd_timer(int argc, char **argv) {
         char line[160];
         snprintf(line, sizeof line, "{\"op\":\"timer\",\"token\":1,\"after_ms\":%d,\"interval_ms\":%d,\"id\":1}\n",
                  interval_ms, interval_ms);
+        // A ping first: the daemon has accepted the connection and answers
+        // it, so the anchor below measures the timer, not the accept.
+        request(&c, "{\"op\":\"ping\",\"id\":0}\n");
         anchor = now_ns();
         request(&c, line);
     }

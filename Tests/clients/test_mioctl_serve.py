@@ -75,9 +75,26 @@ def hold_tcp_listener(daemon, session="web", token=1, backlog=128):
         return s.getsockname()[1]
 
 
+_started = []
+
+
+@pytest.fixture(autouse=True)
+def _no_serve_outlives_its_test():
+    """A test that fails half-way leaves no serve (or its children) running
+    to load the machine for the tests after it."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
 def serve(daemon, *args):
-    return subprocess.Popen([mioctl_binary(), "serve", *args], env=daemon.client_env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([mioctl_binary(), "serve", *args], env=daemon.client_env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _started.append(proc)
+    return proc
 
 
 def stop(proc, timeout=10):
