@@ -412,6 +412,18 @@ def ring_fanout():
     return rows
 
 
+def in_turn(rep, first, second):
+    """Runs both, the one first that goes first in even repetitions."""
+    for step in ((first, second) if rep % 2 == 0 else (second, first)):
+        step()
+
+
+def c_epoll_relay(cpus, rounds):
+    """One run of the C epoll relay (relay_baseline.c and the C client)."""
+    with baseline_server("relay_baseline", cpus) as s:
+        return run_json([BIN / "daemon_client", "relay", s.socket, rounds], cpus=cpus)
+
+
 def ring_relay():
     """One pipe, write 1 byte, wait for its event, drain: through the ring
     (libmio-client) against the JSON relay on the same daemon (the raw C
@@ -436,12 +448,7 @@ def ring_relay():
                             argv = [BIN / "daemon_client", "relay", d.socket, rounds]
                         runs[kind].append(run_json(argv, cpus=cpus))
 
-            def on_baseline():
-                with baseline_server("relay_baseline", cpus) as s:
-                    base_runs.append(run_json([BIN / "daemon_client", "relay", s.socket, rounds], cpus=cpus))
-
-            for step in ((on_daemon, on_baseline) if rep % 2 == 0 else (on_baseline, on_daemon)):
-                step()
+            in_turn(rep, on_daemon, lambda: base_runs.append(c_epoll_relay(cpus, rounds)))
         pick = lambda rs, key: [r[key] for r in rs]
         rows += [
             compared(f"ring relay p50 vs JSON (C client), {placement}", "us", pick(runs["ring"], "p50_us"),
@@ -476,12 +483,7 @@ def ring_relay_swift():
                     for delivery in (("ring", "stream") if rep % 2 == 0 else ("stream", "ring")):
                         runs[delivery].append(run_json([bench, "relay", d.socket, rounds, delivery], cpus=cpus))
 
-            def on_baseline():
-                with baseline_server("relay_baseline", cpus) as s:
-                    base_runs.append(run_json([BIN / "daemon_client", "relay", s.socket, rounds], cpus=cpus))
-
-            for step in ((on_daemon, on_baseline) if rep % 2 == 0 else (on_baseline, on_daemon)):
-                step()
+            in_turn(rep, on_daemon, lambda: base_runs.append(c_epoll_relay(cpus, rounds)))
         pick = lambda rs, key: [r[key] for r in rs]
         rows += [
             compared(f"Swift ring relay p50 vs Swift JSON, {placement}", "us", pick(runs["ring"], "p50_us"),
