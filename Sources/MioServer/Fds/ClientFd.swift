@@ -9,7 +9,7 @@ struct ClientFd: ~Copyable {
     let raw: Int32
     /// Its kind is one that closes without waiting (a pollable fd, not a
     /// regular file on a network filesystem): closed here, not by the helper thread.
-    private let closesAtOnce: Bool
+    let closesAtOnce: Bool
 
     init(adopting raw: Int32, closesAtOnce: Bool = false) {
         self.raw = raw
@@ -64,20 +64,39 @@ struct AttachedFds: ~Copyable {
 /// they never go.
 struct OutgoingFds: ~Copyable {
     private var fds: [Int32]
+    /// Whether closing them never waits; else (a regular file: every close
+    /// of one flushes, on NFS too) the closer thread closes them.
+    let closeAtOnce: Bool
 
-    init(_ fd: consuming ClientFd) { fds = [fd.release()] }
+    init(_ fd: consuming ClientFd) {
+        closeAtOnce = fd.closesAtOnce
+        fds = [fd.release()]
+    }
 
     /// Fds the daemon made for the client (closed at once when let go).
-    init(adopting fds: [Int32]) { self.fds = fds }
+    init(adopting fds: [Int32]) {
+        self.fds = fds
+        closeAtOnce = true
+    }
 
-    /// Gives them up: the caller sends and closes them.
+    /// Gives them up: the caller sends them, then closes them with ``close(_:atOnce:)``.
     consuming func release() -> [Int32] {
         let all = fds
         fds = []
         return all
     }
 
+    /// Closes the daemon's copies once sent (or never sent): here, or on
+    /// the closer thread when a close may wait.
+    static func close(_ fds: [Int32], atOnce: Bool) {
+        if atOnce {
+            for fd in fds { Sys.close(fd) }
+        } else {
+            ClientFdCloser.shared.close(fds)
+        }
+    }
+
     deinit {
-        for fd in fds { Sys.close(fd) }
+        Self.close(fds, atOnce: closeAtOnce)
     }
 }

@@ -25,7 +25,7 @@ extension Server {
             return .failure(ProtocolError(.limitExceeded, "the daemon has \(fdsInFlight) fds in flight, the most its open-file limit of \(budget.limit) allows; read the replies to your fetches first"))
         }
         do {
-            let copy = ClientFd(adopting: try Sys.duplicate(registration.fd), closesAtOnce: true)
+            let copy = ClientFd(adopting: try Sys.duplicate(registration.fd), closesAtOnce: registration.kind.closesAtOnce)
             return .replyWithFds(.token(token), OutgoingFds(copy))
         } catch {
             return .failure(ProtocolError(error.kind == .tooManyOpenFiles ? .limitExceeded : .internal, "cannot duplicate the fd: \(error)"))

@@ -24,7 +24,7 @@ struct Outbound {
     private var sent = 0
     /// Fetch replies: the byte range of the line and the fd to pass with it
     /// (owned here until sent, closed after).
-    private var fdLines: [(start: Int, end: Int, fds: [Int32])] = []
+    private var fdLines: [(start: Int, end: Int, fds: [Int32], closeAtOnce: Bool)] = []
 
     var pendingByteCount: Int { writer.bytes.count - sent }
     /// Fds waiting to go out with their replies.
@@ -38,9 +38,10 @@ struct Outbound {
     mutating func appendReply(passing fds: consuming OutgoingFds, _ write: (inout JSONWriter) -> Void) {
         let start = writer.bytes.count
         write(&writer)
+        let closeAtOnce = fds.closeAtOnce
         let owned = fds.release()
         fdCount += owned.count
-        fdLines.append((start, writer.bytes.count, owned))
+        fdLines.append((start, writer.bytes.count, owned, closeAtOnce))
     }
 
     enum FlushResult { case drained, wouldBlock, failed(MioError) }
@@ -69,7 +70,7 @@ struct Outbound {
             // first byte; if the send is short, the rest goes out plainly.
             let result = try send(socket, upTo: first.end, fds: first.fds)
             if case .done = result {
-                for fd in first.fds { Sys.close(fd) }
+                OutgoingFds.close(first.fds, atOnce: first.closeAtOnce)
                 fdCount -= first.fds.count
                 fdLines.removeFirst()
             }
@@ -102,7 +103,7 @@ struct Outbound {
 
     /// The connection is gone: close the fds that were never sent.
     mutating func discard() {
-        for line in fdLines { for fd in line.fds { Sys.close(fd) } }
+        for line in fdLines { OutgoingFds.close(line.fds, atOnce: line.closeAtOnce) }
         fdLines = []
         fdCount = 0
         writer.bytes = []
