@@ -36,7 +36,7 @@ enum ClientFdKind: String {
             case S_IFDIR: return .success(.directory)
             default:
                 // Anything that could be registered is named as it would be there.
-                if case .success(let kind) = classify(fd) { return .success(kind) }
+                if case .success(let kind) = kind(of: info, fd) { return .success(kind) }
                 return .success(.other)
             }
         } catch {
@@ -71,26 +71,31 @@ enum ClientFdKind: String {
 
     private static func classifyByType(_ fd: Int32) -> Result<ClientFdKind, ProtocolError> {
         do throws(MioError) {
-            let info = try Sys.fstat(fd)
-            switch info.st_mode & S_IFMT {
-            case S_IFSOCK: return .success(.socket)
-            case S_IFCHR: return .success(.char)
-            case S_IFIFO:
-                // A pipe lives on pipefs; a FIFO on a real filesystem.
-                return .success(UInt64(info.st_dev) == pipeDevice ? .pipe : .fifo)
-            case S_IFREG:
-                return .failure(ProtocolError(.notPollable, "a regular file cannot be polled (epoll refuses it)"))
-            case S_IFDIR:
-                return .failure(ProtocolError(.notPollable, "a directory cannot be polled"))
-            case S_IFBLK:
-                return .failure(ProtocolError(.notPollable, "a block device cannot be polled"))
-            case 0:
-                return classifyAnonymous(fd)
-            default:
-                return .failure(ProtocolError(.notPollable, "this kind of file cannot be polled"))
-            }
+            return kind(of: try Sys.fstat(fd), fd)
         } catch {
             return .failure(ProtocolError(.badFd, "the file descriptor cannot be inspected: \(error)"))
+        }
+    }
+
+    /// The pollable kind `fstat` (`info`) and, for an anonymous inode,
+    /// `/proc/self/fd` tell, or why it cannot be registered.
+    private static func kind(of info: stat, _ fd: Int32) -> Result<ClientFdKind, ProtocolError> {
+        switch info.st_mode & S_IFMT {
+        case S_IFSOCK: return .success(.socket)
+        case S_IFCHR: return .success(.char)
+        case S_IFIFO:
+            // A pipe lives on pipefs; a FIFO on a real filesystem.
+            return .success(UInt64(info.st_dev) == pipeDevice ? .pipe : .fifo)
+        case S_IFREG:
+            return .failure(ProtocolError(.notPollable, "a regular file cannot be polled (epoll refuses it)"))
+        case S_IFDIR:
+            return .failure(ProtocolError(.notPollable, "a directory cannot be polled"))
+        case S_IFBLK:
+            return .failure(ProtocolError(.notPollable, "a block device cannot be polled"))
+        case 0:
+            return classifyAnonymous(fd)
+        default:
+            return .failure(ProtocolError(.notPollable, "this kind of file cannot be polled"))
         }
     }
 
