@@ -92,7 +92,7 @@ extension Server {
         case .failure(let error): return .failure(RestoreFailure(error.message))
         case .success(let found): kind = found
         }
-        if kind == .socket, isConnectedToListener(fd.raw) { return .failure(RestoreFailure("a socket connected to the daemon itself")) }
+        if let refusal = refusalOfHolding(fd.raw, kind: kind, in: session) { return .failure(RestoreFailure(refusal.message)) }
         let registration = Registration(token: stored.token, session: session, kind: kind, holding: fd,
                                         interest: stored.interest, mode: stored.mode)
         do {
@@ -110,7 +110,7 @@ extension Server {
         case .failure(let error): return .failure(RestoreFailure(error.message))
         case .success(let found): kind = found
         }
-        if kind == .socket, isConnectedToListener(fd.raw) { return .failure(RestoreFailure("a socket connected to the daemon itself")) }
+        if let refusal = refusalOfHolding(fd.raw, kind: kind, in: session) { return .failure(RestoreFailure(refusal.message)) }
         return .success(Registration(token: stored.token, session: session, kind: kind, storing: fd))
     }
 
