@@ -170,15 +170,8 @@ public final class MioConnection: @unchecked Sendable {
     /// A timer of the daemon's under `token`: a readable event for it
     /// after `after`, then every `interval`. On a timer's token, sets it anew.
     public func timer(token: Token, after: Duration, every interval: Duration? = nil) throws(MioClientError) {
-        let settings = TimerSettings(afterMilliseconds: Self.milliseconds(after), intervalMilliseconds: interval.map(Self.milliseconds))
+        let settings = TimerSettings(afterMilliseconds: after.millisecondsRoundedUp, intervalMilliseconds: interval?.millisecondsRoundedUp)
         _ = try exchange { () throws(MioClientError) in try request(.timer(token: token, settings)) }
-    }
-
-    /// Whole milliseconds, rounded up (a timer never fires early).
-    private static func milliseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) * 1000 + UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 
     public func reregister(token: Token, interest: Interest, mode: Mode = .edge) throws(MioClientError) {

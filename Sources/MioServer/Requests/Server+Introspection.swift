@@ -1,4 +1,5 @@
 import MioCore
+import MioSystem
 import MioProtocol
 
 /// Looking at sessions: `list`, `sessions`, `stats`, and `end` (docs/protocol.md,
@@ -28,7 +29,7 @@ extension Server {
             SessionInfo(name: session.name ?? "", uid: session.uid, persistent: session.persistent,
                         attached: session.connection != nil, registrations: session.registrations.count,
                         pending: session.pendingTokenCount, leaseSeconds: session.lease.map { Int($0.seconds) },
-                        expiresInSeconds: session.connection == nil ? session.lease?.expiresIn.map(Self.seconds) : nil)
+                        expiresInSeconds: session.connection == nil ? session.lease?.expiresIn?.secondsWithFraction : nil)
         }
         return .reply(.sessions(infos.sorted { ($0.uid, $0.name) < ($1.uid, $1.name) }))
     }
@@ -76,13 +77,8 @@ extension Server {
     var stats: StatsReply {
         let uptime = ContinuousClock.now - startedAt
         return StatsReply(
-            uptimeSeconds: Self.seconds(uptime),
+            uptimeSeconds: uptime.secondsWithFraction,
             connections: ledger.connectionCount, sessions: ledger.sessionCount, registrations: ledger.registrationCount,
             fdsHeld: ledger.clientFdCount, eventsDelivered: counters.delivered, eventsCoalesced: counters.coalesced)
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

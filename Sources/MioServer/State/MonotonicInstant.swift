@@ -11,9 +11,7 @@ struct MonotonicInstant: Comparable {
     static func < (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 
     static func + (lhs: MonotonicInstant, rhs: Duration) -> MonotonicInstant {
-        let (seconds, attoseconds) = rhs.components
-        let nanos = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
-        let (sum, overflow) = lhs.nanoseconds.addingReportingOverflow(nanos)
+        let (sum, overflow) = lhs.nanoseconds.addingReportingOverflow(rhs.wholeNanoseconds)
         return MonotonicInstant(nanoseconds: overflow ? UInt64.max : sum)
     }
 

@@ -1,4 +1,5 @@
 import MioCore
+import MioSystem
 import MioProtocol
 
 /// One thing a session holds under the client's token: a client fd that
@@ -139,16 +140,10 @@ final class Registration {
         case .timer:
             let setting = timer?.setting
             return RegistrationInfo(token: token, interest: interest, mode: mode, kind: kind.rawValue,
-                                    timer: TimerInfo(intervalMilliseconds: setting?.interval.map(Self.milliseconds),
-                                                     expiresInMilliseconds: setting?.next.map(Self.milliseconds)))
+                                    timer: TimerInfo(intervalMilliseconds: setting?.interval?.millisecondsRoundedUp,
+                                                     expiresInMilliseconds: setting?.next?.millisecondsRoundedUp))
         case .polled, .waker:
             return RegistrationInfo(token: token, interest: interest, mode: mode, kind: kind.rawValue)
         }
-    }
-
-    /// Whole milliseconds, rounded up (a timer 0.2 ms from expiry is not "0 ms").
-    private static func milliseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        return UInt64(max(seconds, 0)) * 1000 + UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 }

@@ -20,8 +20,8 @@ final class TimerFd {
     /// Expires `after` from now (zero: at once), then every `interval`.
     func arm(after: Duration, every interval: Duration? = nil) throws(MioError) {
         // A zero first expiry disarms a timerfd: "at once" is one nanosecond.
-        let next = max(Self.nanoseconds(after), 1)
-        try Sys.setTimer(fd, TimerSetting(nextNanoseconds: next, intervalNanoseconds: interval.map(Self.nanoseconds) ?? 0))
+        let next = max(after.wholeNanoseconds, 1)
+        try Sys.setTimer(fd, TimerSetting(nextNanoseconds: next, intervalNanoseconds: interval?.wholeNanoseconds ?? 0))
     }
 
     func disarm() throws(MioError) {
@@ -40,11 +40,5 @@ final class TimerFd {
     /// timerfd unreadable again.
     func takeExpirations() -> UInt64 {
         (try? Sys.takeExpirations(fd)) ?? 0
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
     }
 }
