@@ -60,35 +60,4 @@ extension Server {
         session.persistent = false
         destroy(session)
     }
-
-    /// A lease timer the fd store kept: the countdown goes on where it
-    /// was. One that was stopped (a connection was attached when the
-    /// daemon ended) starts again from the whole lease; one that expired
-    /// meanwhile ends the session in the first loop turn.
-    func restoreLease(_ stored: StoredLease, fd: consuming ClientFd) -> Result<Session, RestoreFailure> {
-        guard case .success(.timerfd) = ClientFdKind.classify(fd.raw) else {
-            return .failure(RestoreFailure("a lease must be a timerfd"))
-        }
-        let timer = TimerFd(adopting: fd.release())
-        let session: Session
-        switch sessions.findOrMakeNamed(Session.Key(uid: stored.uid, name: stored.session)) {
-        case .failure(let refusal): return .failure(RestoreFailure(refusal.message))
-        case .success(let found): session = found
-        }
-        guard session.lease == nil else { return .failure(RestoreFailure("the session has a lease already")) }
-        session.persistent = true
-        let lease = SessionLease(seconds: stored.seconds, timer: timer)
-        do {
-            lease.internalToken = try watches.watch(timer.fd, interest: .readable, as: .lease(session))
-        } catch {
-            return .failure(RestoreFailure("\(error)"))
-        }
-        session.lease = lease
-        if timer.takeExpirations() > 0 {
-            try? timer.arm(after: .zero)  // expired while no daemon ran: ends at the first turn
-        } else if lease.expiresIn == nil {
-            lease.startCountdown()
-        }
-        return .success(session)
-    }
 }
