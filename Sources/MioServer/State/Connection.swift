@@ -12,17 +12,21 @@ struct PeerCredentials {
 /// fds), its output, and the session it speaks for.
 final class Connection {
     /// How far its input has come. Edge-triggered: a socket is read until
-    /// `EAGAIN`, then waits for the next edge.
+    /// `EAGAIN` (or a read that found it empty), then waits for the next edge.
     enum Input: Equatable {
         /// The socket may have more to read.
         case readable
-        /// Read until `EAGAIN`: waits for the next readable edge.
+        /// Read until `EAGAIN`, or until a read found nothing: waits for the
+        /// next readable edge.
         case drained
         /// The peer closed both directions: read what is left, answer it, close.
         case peerClosed
         /// The client shut down its sending side: no more requests; events
         /// still go out (docs/protocol.md, "Connecting and framing").
         case ended
+        /// The kernel dropped fds a read should have brought (`MSG_CTRUNC`):
+        /// what came before is answered, then the connection ends.
+        case lostFds
     }
 
     /// A `poll` waiting for events or its deadline.
