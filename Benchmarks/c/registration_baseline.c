@@ -3,19 +3,28 @@
 // request with a short line; nothing else. Serves connections one after
 // another:
 //
-//   registration_baseline SOCK
+//   registration_baseline SOCK [same-syscalls]
+//
+// With `same-syscalls` it makes the syscalls the daemon must make for each
+// request, and no more: it waits in epoll_wait (level-triggered) for the
+// connection before each recvmsg, as an event loop serving many clients
+// does, and fstat()s each fd it is given before epoll_ctl (the daemon tells
+// what kind of fd it holds). Without it: blocking recvmsg and no fstat, the
+// kernel's bare floor.
 //
 // It reads the same lines a client sends mio-daemon (so
 // `daemon_client registration SOCK COUNT` is the client for both sides):
 //   {"op":"register","token":N,...} + 1 fd  -> epoll_ctl ADD, {"id":N,"ok":true,"token":N}
 //   {"op":"deregister","token":N,...}       -> epoll_ctl DEL, close, same reply
 //   anything else                           -> {"ok":true}
-// Blocking recvmsg/write, no event loop of its own: the kernel's floor.
 // Ends on SIGTERM.
 #include "bench_common.h"
 
 #include <sys/epoll.h>
 
+#include <sys/stat.h>
+
+static int same_syscalls;
 static int *held;  // token -> fd
 static size_t held_cap;
 
@@ -44,6 +53,8 @@ static int handle(int ep, int client, const char *line, int fd) {
     int is_register = op && strncmp(op, "\"register\"", 10) == 0;
     int is_deregister = op && strncmp(op, "\"deregister\"", 12) == 0;
     if (is_register && has_token && fd >= 0 && token < (1u << 24)) {
+        struct stat info;
+        if (same_syscalls && (fstat(fd, &info) != 0 || !S_ISFIFO(info.st_mode))) die("fstat: not a pipe");
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.u64 = token};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl(ADD)");
         if (token < held_cap && held[token] >= 0) close(held[token]);
@@ -70,6 +81,13 @@ static int handle(int ep, int client, const char *line, int fd) {
 static void serve(int client) {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) die("epoll_create1");
+    // The event loop's own epoll, watching only the connection.
+    int loop = -1;
+    if (same_syscalls) {
+        loop = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+        if (loop < 0 || epoll_ctl(loop, EPOLL_CTL_ADD, client, &ev) != 0) die("epoll (loop)");
+    }
     size_t cap = 64 * 1024, len = 0;
     int pending_fd = -1;
     char *buf = malloc(cap + 1);
@@ -81,6 +99,10 @@ static void serve(int client) {
         struct iovec iov = {.iov_base = buf + len, .iov_len = cap - len};
         struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
                              .msg_controllen = sizeof control.buf};
+        if (loop >= 0) {
+            struct epoll_event ready;
+            if (epoll_wait(loop, &ready, 1, -1) < 0 && errno != EINTR) die("epoll_wait");
+        }
         ssize_t n = recvmsg(client, &msg, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
@@ -126,13 +148,15 @@ done:
     }
     free(buf);
     close(ep);
+    if (loop >= 0) close(loop);
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: registration_baseline SOCK\n");
+        fprintf(stderr, "usage: registration_baseline SOCK [same-syscalls]\n");
         return 2;
     }
+    same_syscalls = argc > 2 && strcmp(argv[2], "same-syscalls") == 0;
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     int listener = listen_unix(argv[1]);
