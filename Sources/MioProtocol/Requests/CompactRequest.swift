@@ -84,12 +84,20 @@ enum CompactRequest {
 }
 
 /// One pass over the line; every method returns nil (or false) as soon as
-/// the line leaves the plain shape.
+/// the line leaves the plain shape. The loops run on a local copy of the
+/// position, kept in a register, and write it back once.
 private struct Scanner {
     let bytes: UnsafeRawBufferPointer
+    private let base: UnsafePointer<UInt8>
+    private let end: Int
     var i = 0
 
-    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+        // An empty line has no base address; any pointer will do, none is read.
+        base = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) } ?? UnsafePointer(bitPattern: 1)!
+        end = bytes.count
+    }
 
     mutating func object() -> CompactRequest.Fields? {
         var fields = CompactRequest.Fields()
@@ -138,23 +146,27 @@ private struct Scanner {
         } while take(UInt8(ascii: ","))
         guard take(UInt8(ascii: "}")) else { return nil }
         skipSpace()
-        return i == bytes.count ? fields : nil
+        return i == end ? fields : nil
     }
 
     private func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: bytes[range])
     }
 
+    @inline(__always)
     private mutating func skipSpace() {
-        while i < bytes.count {
-            let c = bytes[i]
-            guard c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D else { return }
-            i += 1
+        var j = i
+        while j < end {
+            let c = base[j]
+            guard c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D else { break }
+            j += 1
         }
+        i = j
     }
 
+    @inline(__always)
     private mutating func take(_ c: UInt8) -> Bool {
-        guard i < bytes.count, bytes[i] == c else { return false }
+        guard i < end, base[i] == c else { return false }
         i += 1
         return true
     }
@@ -163,14 +175,16 @@ private struct Scanner {
     private mutating func string() -> Range<Int>? {
         guard take(UInt8(ascii: "\"")) else { return nil }
         let start = i
-        while i < bytes.count {
-            let c = bytes[i]
+        var j = i
+        while j < end {
+            let c = base[j]
             if c == UInt8(ascii: "\"") {
-                i += 1
-                return start..<(i - 1)
+                i = j + 1
+                return start..<j
             }
-            guard c >= 0x20, c < 0x7F, c != UInt8(ascii: "\\") else { return nil }
-            i += 1
+            // One unsigned compare for 0x20...0x7E.
+            guard c &- 0x20 < 0x5F, c != UInt8(ascii: "\\") else { return nil }
+            j += 1
         }
         return nil
     }
@@ -178,14 +192,18 @@ private struct Scanner {
     /// 1 to 18 digits, no leading zero, not followed by a fraction or exponent.
     private mutating func integer() -> UInt64? {
         let start = i
+        var j = i
         var value: UInt64 = 0
-        while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
-            value = value &* 10 &+ UInt64(bytes[i] &- UInt8(ascii: "0"))
-            i += 1
+        while j < end {
+            let digit = base[j] &- UInt8(ascii: "0")
+            guard digit < 10 else { break }
+            value = value &* 10 &+ UInt64(digit)
+            j += 1
         }
-        let count = i - start
-        guard count >= 1, count <= 18, count == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+        i = j
+        let count = j - start
+        guard count >= 1, count <= 18, count == 1 || base[start] != UInt8(ascii: "0") else { return nil }
+        if j < end, base[j] == UInt8(ascii: ".") || base[j] == UInt8(ascii: "e") || base[j] == UInt8(ascii: "E") {
             return nil
         }
         return value
@@ -193,7 +211,7 @@ private struct Scanner {
 
     /// A known interest name, or a non-empty array of them.
     private mutating func interest() -> Interest? {
-        if bytes.count > i, bytes[i] == UInt8(ascii: "\"") { return interestName() }
+        if i < end, base[i] == UInt8(ascii: "\"") { return interestName() }
         guard take(UInt8(ascii: "[")) else { return nil }
         skipSpace()
         guard var result = interestName() else { return nil }

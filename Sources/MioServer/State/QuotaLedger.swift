@@ -106,8 +106,8 @@ struct PerUIDCount {
     }
 
     mutating func decrement(_ uid: UInt32) {
-        guard let count = byUID[uid] else { return }
-        if count <= 1 { byUID[uid] = nil } else { byUID[uid] = count - 1 }
+        guard let index = byUID.index(forKey: uid) else { return }  // one hash, not two
+        if byUID.values[index] <= 1 { byUID.remove(at: index) } else { byUID.values[index] -= 1 }
         total -= 1
     }
 }
