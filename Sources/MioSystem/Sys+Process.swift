@@ -28,6 +28,19 @@ extension Sys {
         _ = sched_yield()
     }
 
+    /// Whether the calling thread runs under the default policy
+    /// (`SCHED_OTHER`), as opposed to batch, idle or a real-time one.
+    package static func hasDefaultScheduling() -> Bool {
+        sched_getscheduler(0) == CMIO_SCHED_OTHER
+    }
+
+    /// `sched_setscheduler(SCHED_BATCH)` for the calling thread (threads it
+    /// starts later inherit it). Needs no privilege.
+    package static func useBatchScheduling() throws(MioError) {
+        var parameters = sched_param(sched_priority: 0)
+        _ = try retrying("sched_setscheduler(SCHED_BATCH)") { sched_setscheduler(0, CMIO_SCHED_BATCH, &parameters) }
+    }
+
     package static func ignoreSignal(_ signal: Int32) {
         _ = Glibc.signal(signal, SIG_IGN)
     }

@@ -52,6 +52,11 @@ struct MioDaemon: ParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(help: ArgumentHelp(
+        "batch (SCHED_BATCH when started under the default policy) or inherit (keep the policy it was started with).",
+        discussion: "Under SCHED_BATCH a client making many fds ready is not preempted by the daemon's wake-up after every few; on a CPU of its own the daemon runs at once either way."))
+    var scheduling: Scheduling = .batch
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -74,6 +79,7 @@ struct MioDaemon: ParsableCommand {
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: level) }
         let logger = Logger(label: "mio-daemon")
         let notifier = SystemdNotifier.fromEnvironment(logger: logger)
+        applyScheduling(logger)
 
         var configuration = ServerConfiguration()
         configuration.maxLine = maxLine
@@ -118,6 +124,23 @@ struct MioDaemon: ParsableCommand {
         listener.removeSocketFile()
     }
 
+    /// The daemon's work comes in bursts its clients make: with wake-up
+    /// preemption it would interrupt a client writing to thousands of fds
+    /// after every few writes, two context switches each time; under
+    /// SCHED_BATCH it waits for the client to block or its time slice to
+    /// end, then handles the burst (docs/protocol.md, "Running the daemon").
+    /// A policy the daemon was started with on purpose (batch, idle, real
+    /// time: a unit's `CPUSchedulingPolicy=`) is kept.
+    private func applyScheduling(_ logger: Logger) {
+        guard scheduling == .batch, Sys.hasDefaultScheduling() else { return }
+        do throws(MioError) {
+            try Sys.useBatchScheduling()
+            logger.info("scheduling: SCHED_BATCH (--scheduling inherit keeps the default policy)")
+        } catch {
+            logger.warning("scheduling: SCHED_BATCH refused (\(error)); running under the default policy")
+        }
+    }
+
     /// Says where persistent sessions live: in the service manager's fd
     /// store (they survive any end of the daemon), or only in this process.
     private func logPersistence(notifier: SystemdNotifier?, configuration: ServerConfiguration, logger: Logger) {
@@ -146,4 +169,9 @@ struct MioDaemon: ParsableCommand {
         }
         return Int(clamping: limit.rlim_cur)
     }
+}
+
+/// `--scheduling`.
+enum Scheduling: String, ExpressibleByArgument, CaseIterable {
+    case batch, inherit
 }

@@ -35,6 +35,10 @@ static const uint32_t CMIO_EPOLLONESHOT = EPOLLONESHOT;
 /// O_PATH needs _GNU_SOURCE in <fcntl.h>, which Swift's Glibc lacks.
 static const int CMIO_O_PATH = 010000000;
 
+/// Scheduling policies <sched.h> names only under _GNU_SOURCE.
+static const int CMIO_SCHED_OTHER = 0;
+static const int CMIO_SCHED_BATCH = 3;
+
 /// Most fds one SCM_RIGHTS message can carry (the kernel's SCM_MAX_FD).
 #define CMIO_SCM_MAX_FD 253
 
