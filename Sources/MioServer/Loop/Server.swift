@@ -21,10 +21,8 @@ public final class Server {
 
     let poll: Poll
     private var events: Events
-    /// Readiness events of client fds the last `epoll_wait` returned.
-    private var readinessInLastLook = 0
-    /// So many in one look make a burst (see ``turn()``); one is a relay's.
-    private static let burstReadiness = 2
+    /// Looks again without sleeping while producers are at it.
+    private var burst = Burst()
     var watches: WatchTable
     let ledger: QuotaLedger
     var sessions: SessionTable
@@ -94,21 +92,15 @@ public final class Server {
     /// One turn of the loop: wait, dispatch every event, then service
     /// connections and send what became pending.
     private func turn() throws(MioError) {
-        // A burst (readiness of several fds in the last look): the producers
-        // are likely still at it, often on this CPU, preempted by our
-        // wake-up. Let them run on and look again without sleeping: the next
-        // look finds a batch, not a wake-up per few events. One look that
-        // finds less ends the burst, and the loop sleeps again.
-        let inBurst = readinessInLastLook >= Self.burstReadiness
-        if inBurst { Sys.yieldProcessor() }
+        let inBurst = burst.isOn
+        if inBurst { Sys.yieldProcessor() }  // the producers first, often on this CPU
         do {
             try poll.poll(&events, timeout: inBurst ? .zero : nextTimeout())
         } catch {
-            readinessInLastLook = 0
             if error.kind == .interrupted { return }
             throw error
         }
-        readinessInLastLook = 0
+        var readiness = 0
         for event in events {
             guard let target = watches.lookup(event.token) else { continue }  // stale: its owner has gone
             switch target {
@@ -116,12 +108,13 @@ public final class Server {
             case .signals: readSignals()
             case .connection(let connection): connectionEvent(connection, event)
             case .registration(let registration):
-                readinessInLastLook += 1
+                readiness += 1
                 readinessEvent(registration, event)
             case .lease(let session): leaseExpired(session)
             case .reserved: break
             }
         }
+        burst.looked(finding: readiness)
         serviceScheduled()
         expireParkedPolls()
         deliverPending()
