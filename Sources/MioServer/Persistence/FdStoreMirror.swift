@@ -84,7 +84,7 @@ final class FdStoreMirror {
 
     /// The registration is going: its stored copy goes first.
     func remove(_ registration: Registration) {
-        retries.removeAll { $0 === registration }
+        if !retries.isEmpty { retries.removeAll { $0 === registration } }
         guard let manager, let name = registration.storedName else { return }
         operationsThisTurn += 1
         _ = manager.removeStored(name: name)  // a failure leaves a stale copy, taken back and dropped at the next start
@@ -128,7 +128,7 @@ final class FdStoreMirror {
 
     /// The lease is going: its stored copy goes first.
     func removeLease(_ lease: SessionLease) {
-        leaseRetries.removeAll { $0.lease === lease }
+        if !leaseRetries.isEmpty { leaseRetries.removeAll { $0.lease === lease } }
         guard let manager, let name = lease.storedName else { return }
         operationsThisTurn += 1
         _ = manager.removeStored(name: name)
