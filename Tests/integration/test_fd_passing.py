@@ -375,3 +375,54 @@ def test_fds_of_unprocessed_lines_stay_bounded(daemon, fds):
     assert worst <= 253, f"{worst} received fds were not attached to a registration at once"
     daemon.assert_fds_released(open_connections=2, held=n)
     daemon.close_all_and_check_fds()
+
+
+# The daemon reads a connection with one recvmmsg of two reads
+# (docs/protocol.md, "Decisions and additions"): each read's fds go to its
+# own line, and an end of input read with lines is seen after they are answered.
+
+def test_pipelined_registers_each_keep_their_own_fd(daemon, fds):
+    raw = daemon.raw()
+    pipes = [fds.pipe() for _ in range(40)]
+    for token, (r, _) in enumerate(pipes):
+        raw.send(reg(token, token), [r])
+    for token in range(len(pipes)):
+        assert_ok(raw.read_reply(), token)
+    for token in (0, 1, 17, 38, 39):
+        raw.events.clear()
+        os.write(pipes[token][1], b"x")
+        events = raw.collect_events()
+        assert [e["token"] for e in events] == [token], f"a byte in pipe {token} woke {events}"
+        os.read(pipes[token][0], 16)
+    daemon.close_all_and_check_fds()
+
+
+def test_requests_then_end_of_input_in_one_read_are_all_answered(daemon, fds):
+    raw = daemon.raw()
+    r, w = fds.pipe()
+    raw.send(reg(7, "r"), [r])
+    raw.send(line({"op": "ping", "id": "p"}))
+    raw.shutdown_write()
+    assert_ok(raw.read_reply(), "r")
+    assert_ok(raw.read_reply(), "p")
+    os.write(w, b"x")  # events go on after the end of input
+    assert [e["token"] for e in raw.collect_events()] == [7]
+    daemon.close_all_and_check_fds()
+
+
+def test_a_register_sent_just_before_hanging_up_is_kept_by_a_persistent_session(daemon, fds):
+    raw = daemon.raw()
+    assert_ok(raw.request({"op": "hello", "id": "h", "session": "kept", "persist": True}), "h")
+    r, _ = fds.pipe()
+    raw.send(reg(3, "r"), [r])
+    raw.hangup()
+    other = daemon.raw()
+    deadline = time.monotonic() + 5
+    while True:
+        listed = other.request({"op": "list", "id": "l", "session": "kept"})
+        if listed.get("ok") and [e["token"] for e in listed["registrations"]] == [3]:
+            break
+        assert time.monotonic() < deadline, f"the register before the hang-up was lost: {listed}"
+        time.sleep(0.05)
+    assert_ok(other.request({"op": "end", "id": "e", "session": "kept"}), "e")
+    daemon.close_all_and_check_fds()
