@@ -36,18 +36,26 @@ int cmio_peer_groups(int sockfd, gid_t *groups, int max) {
     return (int)(len / sizeof(gid_t));
 }
 
-/// Room for the most fds one message can carry plus a credentials message,
-/// so an honest client never sees MSG_CTRUNC.
-typedef union {
-    char buf[CMSG_SPACE(sizeof(int) * CMIO_SCM_MAX_FD) + CMSG_SPACE(sizeof(struct ucred))];
-    struct cmsghdr align;
-} cmio_receive_control;
-
-/// The fds of every SCM_RIGHTS header of a received `msg` into `fds`.
-static void take_received_fds(struct msghdr *msg, int *fds, int *nfds, int *truncated) {
+ssize_t cmio_recv_with_fds(int sockfd, void *buf, size_t len, int flags,
+                           int *fds, int *nfds, int *truncated) {
+    // Room for the most fds one message can carry plus a credentials message,
+    // so an honest client never sees MSG_CTRUNC.
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * CMIO_SCM_MAX_FD) + CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
     *nfds = 0;
-    *truncated = (msg->msg_flags & MSG_CTRUNC) != 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+    *truncated = 0;
+    ssize_t n = recvmsg(sockfd, &msg, flags | MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
         size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < count; i++) {
@@ -61,54 +69,8 @@ static void take_received_fds(struct msghdr *msg, int *fds, int *nfds, int *trun
             }
         }
     }
-}
-
-ssize_t cmio_recv_with_fds(int sockfd, void *buf, size_t len, int flags,
-                           int *fds, int *nfds, int *truncated) {
-    cmio_receive_control control;
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
-    *nfds = 0;
-    *truncated = 0;
-    ssize_t n = recvmsg(sockfd, &msg, flags | MSG_CMSG_CLOEXEC);
-    if (n < 0) return n;
-    take_received_fds(&msg, fds, nfds, truncated);
+    if (msg.msg_flags & MSG_CTRUNC) *truncated = 1;
     return n;
-}
-
-int cmio_recv_many(int sockfd, cmio_receive_slot *slots, int count, int *empty) {
-    cmio_receive_control control[CMIO_RECV_SLOTS_MAX];
-    struct iovec iov[CMIO_RECV_SLOTS_MAX];
-    struct mmsghdr msgs[CMIO_RECV_SLOTS_MAX];
-    if (count < 1 || count > CMIO_RECV_SLOTS_MAX) {
-        errno = EINVAL;
-        return -1;
-    }
-    memset(msgs, 0, sizeof msgs);
-    for (int i = 0; i < count; i++) {
-        iov[i].iov_base = slots[i].buf;
-        iov[i].iov_len = slots[i].len;
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_control = control[i].buf;
-        msgs[i].msg_hdr.msg_controllen = sizeof control[i].buf;
-    }
-    *empty = 0;
-    int filled = recvmmsg(sockfd, msgs, (unsigned)count, MSG_CMSG_CLOEXEC, NULL);
-    if (filled < 0) return filled;
-    for (int i = 0; i < filled; i++) {
-        slots[i].received = (ssize_t)msgs[i].msg_len;
-        take_received_fds(&msgs[i].msg_hdr, slots[i].fds, &slots[i].nfds, &slots[i].truncated);
-    }
-    // recvmmsg stops early at an error of a later read (EAGAIN: nothing
-    // more; another is kept for the next read) or after out-of-band data.
-    *empty = filled < count && !(msgs[filled - 1].msg_hdr.msg_flags & MSG_OOB);
-    return filled;
 }
 
 /// Room for one SCM_RIGHTS header with the most fds a message can carry.

@@ -36,6 +36,15 @@ public final class Registry: @unchecked Sendable {
         try source.deregister(from: self)
     }
 
+    /// Beyond mio, for a server's own sockets: watches `fd` level-triggered,
+    /// so it is reported at every poll while it is ready, and a reader may
+    /// stop before `EAGAIN`. `interest` nil: only hang-up and errors
+    /// (always reported). `adding`: the first call (`EPOLL_CTL_ADD`), then
+    /// changes (`EPOLL_CTL_MOD`).
+    package func watchLevelTriggered(_ fd: Int32, token: Token, interest: Interest?, adding: Bool) throws(MioError) {
+        try selector.watchLevelTriggered(fd, token: token, interest: interest, adding: adding)
+    }
+
     /// A second handle on the same epoll instance (`F_DUPFD_CLOEXEC`), as
     /// mio's `Registry::try_clone`.
     public func tryClone() throws(MioError) -> Registry {

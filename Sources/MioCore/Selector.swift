@@ -25,6 +25,14 @@ struct Selector: Sendable {
         try control(EPOLL_CTL_MOD, "epoll_ctl(MOD)", fd, events: interest.epollEvents | mode.epollEvents, data: token.rawValue)
     }
 
+    /// Level-triggered (no `EPOLLET`): beyond mio, for the owner's own
+    /// sockets. `interest` nil watches only what epoll always reports
+    /// (hang-up, errors).
+    func watchLevelTriggered(_ fd: Int32, token: Token, interest: Interest?, adding: Bool) throws(MioError) {
+        try control(adding ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, adding ? "epoll_ctl(ADD)" : "epoll_ctl(MOD)", fd,
+                    events: interest?.epollEvents ?? 0, data: token.rawValue)
+    }
+
     func deregister(_ fd: Int32) throws(MioError) {
         try control(EPOLL_CTL_DEL, "epoll_ctl(DEL)", fd, events: 0, data: 0)
     }

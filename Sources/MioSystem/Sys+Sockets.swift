@@ -49,18 +49,6 @@ extension Sys {
         }
     }
 
-    /// `recvmmsg` of up to `count` reads into `slots` (see `cmio_recv_many`):
-    /// how many came, and whether the socket had nothing more.
-    @inlinable
-    package static func receiveMany(_ fd: Int32, into slots: UnsafeMutablePointer<cmio_receive_slot>,
-                                    count: Int) throws(MioError) -> IOResult<(filled: Int, socketEmpty: Bool)> {
-        var empty: Int32 = 0
-        switch try nonBlocking("recvmmsg", { cmio_recv_many(fd, slots, Int32(count), &empty) }) {
-        case .wouldBlock: return .wouldBlock
-        case .done(let filled): return .done((Int(filled), empty != 0))
-        }
-    }
-
     /// `sendmsg` of `count` bytes with `fds` in one SCM_RIGHTS header
     /// (`MSG_NOSIGNAL`: a closed peer is an error, never a SIGPIPE).
     @inlinable

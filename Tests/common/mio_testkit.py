@@ -188,6 +188,12 @@ def listening_socket_fd_in(pid: int, path: str) -> int:
     raise AssertionError("listening socket not found among the daemon's fds")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time `pid` has used so far (all its threads)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def close_quietly(fds: Sequence[int]) -> None:
     """Close every fd in ``fds``, ignoring ones already closed."""
     for fd in fds:

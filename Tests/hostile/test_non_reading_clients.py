@@ -21,7 +21,7 @@ import time
 import pytest
 
 from daemon import Daemon
-from mio_testkit import eventfd
+from mio_testkit import cpu_seconds, eventfd
 from raw_connection import line
 from timing import SANITIZER, TIME_SCALE
 
@@ -423,4 +423,59 @@ def test_unread_replies_stop_reading_not_the_daemon(daemon: Daemon) -> None:
     assert not sender_error, sender_error
     hog.close()
     other.close()
+    daemon.assert_healthy()
+
+
+# Connection sockets are watched level-triggered (docs/protocol.md,
+# "Decisions and additions"): input the daemon will not read now must not
+# be reported at every look, or it would spin.
+
+def _assert_idle(d: Daemon, what: str) -> None:
+    before = cpu_seconds(d.pid)
+    time.sleep(1.0 * TIME_SCALE)
+    used = cpu_seconds(d.pid) - before
+    assert used < 0.1 * TIME_SCALE, f"the daemon used {used:.2f} s of CPU in a second while {what}"
+
+
+def test_no_spinning_on_unread_input_behind_replies_over_the_cap(daemon):
+    raw = daemon.raw()
+    raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.sock.setblocking(False)
+    # Pings until the daemon stops reading them (its replies wait, over the
+    # cap) and the socket is full: input is left unread.
+    deadline = time.monotonic() + 30 * TIME_SCALE
+    blocked = False
+    while not blocked:
+        assert time.monotonic() < deadline, "the daemon never stopped reading a client that does not read"
+        try:
+            raw.sock.send(line({"op": "ping", "id": "x" * 200}) * 64)
+        except BlockingIOError:
+            time.sleep(0.05)
+            try:
+                raw.sock.send(b" ")
+            except BlockingIOError:
+                blocked = True
+    raw.sock.setblocking(True)
+    _assert_idle(daemon, "a client that does not read its replies had more requests waiting")
+    raw.close()
+    daemon.assert_healthy()
+
+
+def test_no_spinning_on_unread_input_behind_a_waiting_poll(daemon):
+    raw = daemon.raw()
+    assert raw.request({"op": "hello", "id": "h", "delivery": "poll"})["ok"]
+    raw.send(line({"op": "poll", "id": "p", "timeout_ms": 60_000}))
+    time.sleep(0.2 * TIME_SCALE)  # parked: what comes now is left unread
+    raw.send(line({"op": "ping", "id": "q"}) * 100)
+    _assert_idle(daemon, "requests waited behind a poll")
+    raw.close()
+    daemon.assert_healthy()
+
+
+def test_no_spinning_after_end_of_input(daemon):
+    raw = daemon.raw()
+    raw.ping()
+    raw.shutdown_write()  # end of input: the socket stays readable (at its end)
+    _assert_idle(daemon, "a client had shut down its sending side")
+    raw.close()
     daemon.assert_healthy()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mio_testkit import drain
+from mio_testkit import cpu_seconds, drain
 from raw_connection import line
 from replies import assert_ok, ready
 from timing import QUIET_S
@@ -462,11 +462,6 @@ def test_no_event_after_end_reply(daemon, fds):
     daemon.close_all_and_check_fds()
 
 
-def _cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def test_the_daemon_sleeps_again_after_a_burst(daemon, fds):
     """A burst of readiness keeps the loop looking without sleeping
     (docs/protocol.md, "Decisions and additions"), but only while looks find
@@ -480,8 +475,8 @@ def test_the_daemon_sleeps_again_after_a_burst(daemon, fds):
     for _, w in pipes:
         os.write(w, b"x")
     assert sorted(e["token"] for e in raw.collect_events()) == list(range(len(pipes)))
-    before = _cpu_seconds(daemon.pid)
+    before = cpu_seconds(daemon.pid)
     time.sleep(1.0)
-    used = _cpu_seconds(daemon.pid) - before
+    used = cpu_seconds(daemon.pid) - before
     assert used < 0.1, f"the daemon used {used:.2f} s of CPU in the second after a burst"
     daemon.close_all_and_check_fds()

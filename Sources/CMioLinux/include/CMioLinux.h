@@ -63,28 +63,6 @@ int cmio_peer_groups(int sockfd, gid_t *groups, int max);
 ssize_t cmio_recv_with_fds(int sockfd, void *buf, size_t len, int flags,
                            int *fds, int *nfds, int *truncated);
 
-/// One read of cmio_recv_many: where its bytes and fds go (room for
-/// CMIO_SCM_MAX_FD), and what came: `received` bytes (0: end of input),
-/// `nfds` fds, `truncated` as for cmio_recv_with_fds.
-typedef struct {
-    void *buf;
-    size_t len;
-    int *fds;
-    ssize_t received;
-    int nfds;
-    int truncated;
-} cmio_receive_slot;
-
-/// Most slots one cmio_recv_many call fills.
-#define CMIO_RECV_SLOTS_MAX 4
-
-/// recvmmsg() of up to `count` (at most CMIO_RECV_SLOTS_MAX) recvmsg()s on a
-/// non-blocking stream socket in one call, each with MSG_CMSG_CLOEXEC and
-/// room for 253 fds. Returns how many slots were filled, or -1 with errno
-/// when the first read failed. `*empty` is set when fewer were filled
-/// because the socket had nothing more: a later read would say EAGAIN.
-int cmio_recv_many(int sockfd, cmio_receive_slot *slots, int count, int *empty);
-
 /// sendmsg() of `len` bytes with `nfds` fds in one SCM_RIGHTS header
 /// (`nfds` may be 0, then it is a plain sendmsg).
 ssize_t cmio_send_with_fds(int sockfd, const void *buf, size_t len,

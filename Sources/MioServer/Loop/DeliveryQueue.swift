@@ -107,6 +107,10 @@ final class DeliveryQueue {
         fdBudgetWaiters.append(connection)
     }
 
+    func isWaitingForFdBudget(_ connection: Connection) -> Bool {
+        connection.queueMark.isWaitingForFdBudget
+    }
+
     /// Hands every waiting connection to `body` (to be scheduled again).
     func releaseFdBudgetWaiters(_ body: (Connection) -> Void) {
         guard !fdBudgetWaiters.isEmpty else { return }

@@ -1,6 +1,6 @@
 /// How the open-file limit is shared out (docs/protocol.md, "Limits"):
-/// the daemon's own fds, a reserve so that one full read (a `recvmmsg` of
-/// two `recvmsg()`s of 253 fds each) and an `accept` always fit, fds in flight (received, not yet claimed by a
+/// the daemon's own fds, a reserve so that one full `recvmsg` (253 fds) and
+/// an `accept` always fit, fds in flight (received, not yet claimed by a
 /// request; or waiting to go out with a `fetch` reply), connections, and
 /// what is left for registrations. So a daemon with a hard limit of 64
 /// still serves a few registrations, and no client's hoarding can make an
@@ -17,7 +17,7 @@ public struct OpenFileBudget: Sendable, Equatable {
     public init(openFileLimit limit: Int) {
         self.limit = limit
         ownFds = 16
-        reserve = min(2 * 253 + 1, limit / 4)
+        reserve = min(254, limit / 4)
         fdsInFlight = min(4096, max(8, limit / 16))
         connections = max(8, limit / 8)
         registrations = max(0, limit - ownFds - reserve - fdsInFlight - connections)

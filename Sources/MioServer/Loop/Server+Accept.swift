@@ -61,7 +61,7 @@ extension Server {
         do {
             // Writable only while output waits (``Server/flush(_:)``): each read
             // of the client would otherwise wake the loop with an EPOLLOUT edge.
-            connection.internalToken = try watches.watch(fd, interest: .readable, as: .connection(connection))
+            connection.internalToken = try watches.watchConnection(fd, as: .connection(connection))
         } catch {
             logger.error("cannot watch a new connection: \(error)")
             destroy(session)

@@ -13,10 +13,6 @@ extension Server {
             if connection.isClosed { return }
         }
         guard event.isReadable || event.isReadClosed || event.isError else { return }
-        if connection.input == .lostFds {  // it ends once its lines are answered
-            queue.schedule(connection)
-            return
-        }
         if event.isError || event.isHangUp {
             // Both directions are closed. Nothing more can be read past the
             // end of input or a parked poll, and no one is left to answer:
@@ -44,8 +40,8 @@ extension Server {
         }
     }
 
-    /// Processes what was read before reading more (at most one
-    /// `recvmmsg`'s fds, two `recvmsg()`s' worth, wait per connection). Returns true when more work is left.
+    /// Processes what was read before reading more (at most one `recvmsg`'s
+    /// fds wait per connection). Returns true when more work is left.
     private func service(_ connection: Connection) -> Bool {
         var reads = 0
         while true {
@@ -59,10 +55,6 @@ extension Server {
                     return false
                 }
                 process(connection.nextLine(), on: connection)
-            }
-            if connection.input == .lostFds, connection.canProcess {
-                endForLostFds(connection)
-                return false
             }
             guard connection.canProcess, connection.mayRead else { return false }
             if reads == readsPerTurn { return true }
@@ -78,19 +70,19 @@ extension Server {
         }
     }
 
-    /// One `recvmmsg()` of up to two reads, each as a `recvmsg()` of its
-    /// own: its bytes to the framer, its fds to the line the attachment
-    /// rule names (docs/protocol.md, "Passing file descriptors").
+    /// One `recvmsg()`: its bytes to the framer, its fds to the line the
+    /// attachment rule names (docs/protocol.md, "Passing file descriptors").
     private func receive(_ connection: Connection) {
-        let result: IOResult<(filled: Int, socketEmpty: Bool)>
+        let result: IOResult<(bytes: Int, fdCount: Int, truncated: Bool)>
         do throws(MioError) {
-            result = try socketReads.read(connection.fd)
+            result = try Sys.receive(connection.fd, into: receiveBuffer.bytes.baseAddress!, count: receiveBuffer.bytes.count,
+                                     fds: receiveBuffer.fds.baseAddress!)
         } catch {
             logger.debug("connection \(connection.number): recvmsg failed: \(error)")
             close(connection, reason: "receive failed")
             return
         }
-        guard case .done(let reads) = result else {
+        guard case .done(let received) = result else {
             if connection.input == .peerClosed {
                 close(connection, reason: "closed by peer")
             } else {
@@ -98,12 +90,35 @@ extension Server {
             }
             return
         }
-        for slot in 0..<reads.filled {
-            guard take(slot, on: connection) else { return }
+        let fds = Array(receiveBuffer.fds.prefix(received.fdCount))
+        if received.truncated {
+            // The kernel dropped fds (control buffer or fd limit): the line
+            // they belonged to cannot be told, so the connection ends.
+            ClientFdCloser.shared.close(fds)
+            logger.warning("connection \(connection.number): fds truncated (MSG_CTRUNC)")
+            connection.queueFailure(nil, ProtocolError(.fdOverflow, "file descriptors were lost in transit (MSG_CTRUNC); closing the connection"))
+            flush(connection)
+            close(connection, reason: "fd_overflow")
+            return
         }
-        // The second read found nothing: no third syscall to hear EAGAIN.
-        // (A peer that closed is read once more, to close at the end.)
-        if reads.socketEmpty, connection.input == .readable { connection.setInput(.drained) }
+        if received.bytes == 0 {
+            ClientFdCloser.shared.close(fds)
+            connection.endInput()
+            let peerClosed = connection.input == .peerClosed
+            connection.setInput(.ended)
+            if peerClosed {
+                close(connection, reason: "closed by peer")
+            } else {
+                logger.debug("connection \(connection.number): end of input; events continue")
+            }
+            return
+        }
+        connection.receive(UnsafeRawBufferPointer(rebasing: receiveBuffer.bytes[0..<received.bytes]), fds: fds)
+        // Level-triggered: a read that came back short ends this turn's
+        // reading, and epoll reports anything left at the next look (a
+        // request costs one read, not a second to hear EAGAIN). A peer that
+        // closed is read to the end, to close there.
+        if connection.input == .readable, received.bytes < receiveBuffer.bytes.count { connection.setInput(.drained) }
         // A ring's consumer writes to the socket (a newline will do) once it
         // has made room: readiness that did not fit goes in now.
         if connection.ring != nil, connection.session.hasPending { queue.markDirty(connection.session) }
@@ -116,47 +131,6 @@ extension Server {
             connection.refuseUnfinishedLineFds()
             account(connection)
         }
-    }
-
-    /// The kernel dropped fds a read should have brought: the line they
-    /// belonged to cannot be told, so the connection ends.
-    private func endForLostFds(_ connection: Connection) {
-        connection.queueFailure(nil, ProtocolError(.fdOverflow, "file descriptors were lost in transit (MSG_CTRUNC); closing the connection"))
-        flush(connection)
-        close(connection, reason: "fd_overflow")
-    }
-
-    /// One read's bytes and fds. False when reading stops here: the
-    /// connection closed, its input ended, or fds were lost.
-    private func take(_ slot: Int, on connection: Connection) -> Bool {
-        let fds = socketReads.fds(of: slot)
-        if socketReads.truncated(slot) {
-            // The kernel dropped fds (control buffer or fd limit): the line
-            // they belonged to cannot be told, so the connection ends once
-            // the lines before are answered.
-            ClientFdCloser.shared.close(fds)
-            logger.warning("connection \(connection.number): fds truncated (MSG_CTRUNC)")
-            connection.setInput(.lostFds)
-            return false
-        }
-        let bytes = socketReads.bytes(of: slot)
-        if bytes.isEmpty {
-            ClientFdCloser.shared.close(fds)
-            // The end of input after lines of this call: read again once
-            // they are answered (it stays at the end).
-            guard slot == 0 else { return false }
-            connection.endInput()
-            let peerClosed = connection.input == .peerClosed
-            connection.setInput(.ended)
-            if peerClosed {
-                close(connection, reason: "closed by peer")
-            } else {
-                logger.debug("connection \(connection.number): end of input; events continue")
-            }
-            return false
-        }
-        connection.receive(bytes, fds: fds)
-        return true
     }
 
     /// Answers one line. Its fds are the handler's to take; whatever it did

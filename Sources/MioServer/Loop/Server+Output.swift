@@ -28,26 +28,38 @@ extension Server {
         defer { account(connection) }
         switch connection.sendQueued() {
         case .drained:
-            if connection.watchesWritable { watchWritable(connection, false) }
+            connection.outputWaitsForRoom = false
             // Events held back while the socket was full can go now.
             if connection.session.hasPending { queue.markDirty(connection.session) }
             if wasFull { queue.schedule(connection) }
         case .wouldBlock:
-            if !connection.watchesWritable { watchWritable(connection, true) }
+            connection.outputWaitsForRoom = true
             if wasFull && !connection.isOutputFull { queue.schedule(connection) }
         case .failed(let error):
             logger.debug("connection \(connection.number): send failed: \(error)")
             close(connection, reason: "send failed")
+            return
         }
+        updateWatch(connection)
     }
 
-    /// EPOLLOUT on while output waits for room, off once it has all gone.
-    /// Edge-triggered: turned on, it reports room that came meanwhile.
-    private func watchWritable(_ connection: Connection, _ on: Bool) {
+    /// Level-triggered, the socket is watched for input only while the
+    /// connection may read and run requests (else unread input would be
+    /// reported at every look), and for room only while output waits.
+    /// Every service of a connection ends in a flush, and so here.
+    func updateWatch(_ connection: Connection) {
+        let input = connection.wantsInput && !queue.isWaitingForFdBudget(connection)
+        let wanted: Interest?
+        switch (input, connection.outputWaitsForRoom) {
+        case (true, true): wanted = .readable | .writable
+        case (true, false): wanted = .readable
+        case (false, true): wanted = .writable
+        case (false, false): wanted = nil
+        }
+        guard wanted != connection.watchedInterest else { return }
         do throws(MioError) {
-            try watches.rewatch(connection.fd, token: connection.internalToken, interest: on ? .readable | .writable : .readable,
-                                mode: .edge)
-            connection.watchesWritable = on
+            try watches.rewatchConnection(connection.fd, token: connection.internalToken, interest: wanted)
+            connection.watchedInterest = wanted
         } catch {
             logger.warning("connection \(connection.number): epoll_ctl failed: \(error)")
             close(connection, reason: "cannot watch the socket")

@@ -35,7 +35,7 @@ public final class Server {
     /// out with `fetch` replies, across all connections (``account(_:)``).
     var fdsInFlight = 0
     let decoder = RequestDecoder()
-    let socketReads = SocketReads(bytesPerRead: 64 * 1024)
+    let receiveBuffer = ReceiveBuffer()
     var counters = EventCounters()
     let startedAt = ContinuousClock.now
     var timers = LoopTimers()
@@ -220,4 +220,15 @@ struct LoopTimers {
 struct EventCounters {
     var delivered: UInt64 = 0
     var coalesced: UInt64 = 0
+}
+
+/// One `recvmsg`'s bytes and fds; allocated once, reused for every read.
+final class ReceiveBuffer {
+    let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
+    let fds = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 253)
+
+    deinit {
+        bytes.deallocate()
+        fds.deallocate()
+    }
 }

@@ -46,6 +46,26 @@ struct WatchTable {
         return token
     }
 
+    /// Registers a connection's socket, level-triggered and readable (see
+    /// ``rewatchConnection(_:token:interest:)``).
+    mutating func watchConnection(_ fd: Int32, as target: Watched) throws(MioError) -> Token {
+        let token = slots.insert(target)
+        do {
+            try registry.watchLevelTriggered(fd, token: token, interest: .readable, adding: true)
+        } catch {
+            slots.remove(token)
+            throw error
+        }
+        return token
+    }
+
+    /// What a connection's socket is watched for: input while its requests
+    /// may be read and run, room while output waits, nil for neither (a
+    /// hang-up is reported all the same).
+    func rewatchConnection(_ fd: Int32, token: Token, interest: Interest?) throws(MioError) {
+        try registry.watchLevelTriggered(fd, token: token, interest: interest, adding: false)
+    }
+
     /// For a source that registers itself under the token it is given (a
     /// `Waker`): `register` makes it, `target` says what the token stands
     /// for once it exists. Nothing is left behind if `register` throws.

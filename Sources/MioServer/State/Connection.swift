@@ -11,22 +11,20 @@ struct PeerCredentials {
 /// One client connection: its input (lines not yet processed, with their
 /// fds), its output, and the session it speaks for.
 final class Connection {
-    /// How far its input has come. Edge-triggered: a socket is read until
-    /// `EAGAIN` (or a read that found it empty), then waits for the next edge.
+    /// How far its input has come. The socket is watched level-triggered:
+    /// a read that comes back short may end a turn's reading, and epoll
+    /// reports what is left at the next look.
     enum Input: Equatable {
         /// The socket may have more to read.
         case readable
-        /// Read until `EAGAIN`, or until a read found nothing: waits for the
-        /// next readable edge.
+        /// Read until a read came back short (or `EAGAIN`): epoll says when
+        /// there is more.
         case drained
         /// The peer closed both directions: read what is left, answer it, close.
         case peerClosed
         /// The client shut down its sending side: no more requests; events
         /// still go out (docs/protocol.md, "Connecting and framing").
         case ended
-        /// The kernel dropped fds a read should have brought (`MSG_CTRUNC`):
-        /// what came before is answered, then the connection ends.
-        case lostFds
     }
 
     /// A `poll` waiting for events or its deadline.
@@ -47,8 +45,10 @@ final class Connection {
     let fd: Int32
     /// The daemon's epoll token for the socket (set once watched).
     var internalToken = Token(0)
-    /// The socket is watched for writability too: output waits for room.
-    var watchesWritable = false
+    /// What epoll watches on the socket, level-triggered (``Server/updateWatch(_:)``).
+    var watchedInterest: Interest? = .readable
+    /// The last send left output waiting for room in the socket.
+    var outputWaitsForRoom = false
     let peer: PeerCredentials
     let number: UInt64
     var session: Session
@@ -110,6 +110,12 @@ final class Connection {
 
     /// Whether a `recvmsg` may find more input.
     var mayRead: Bool { input == .readable || input == .peerClosed }
+
+    /// Whether its input should be watched: requests may be read and run
+    /// now. Otherwise unread input would be reported at every look.
+    var wantsInput: Bool {
+        canProcess && input != .ended
+    }
 
     func setInput(_ input: Input) {
         switch state {
