@@ -53,9 +53,9 @@ struct MioDaemon: ParsableCommand {
     var logLevel: String = "info"
 
     @Option(help: ArgumentHelp(
-        "batch (SCHED_BATCH when started under the default policy) or inherit (keep the policy it was started with).",
-        discussion: "Under SCHED_BATCH a client making many fds ready is not preempted by the daemon's wake-up after every few; on a CPU of its own the daemon runs at once either way."))
-    var scheduling: Scheduling = .batch
+        "inherit (keep the policy it was started with) or batch (SCHED_BATCH when started under the default policy).",
+        discussion: "Under SCHED_BATCH a client making thousands of fds ready on the daemon's CPU is not preempted by its wake-ups (more throughput); a client waiting for one event waits a little longer."))
+    var scheduling: Scheduling = .inherit
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -124,18 +124,17 @@ struct MioDaemon: ParsableCommand {
         listener.removeSocketFile()
     }
 
-    /// The daemon's work comes in bursts its clients make: with wake-up
-    /// preemption it would interrupt a client writing to thousands of fds
-    /// after every few writes, two context switches each time; under
-    /// SCHED_BATCH it waits for the client to block or its time slice to
-    /// end, then handles the burst (docs/protocol.md, "Running the daemon").
-    /// A policy the daemon was started with on purpose (batch, idle, real
-    /// time: a unit's `CPUSchedulingPolicy=`) is kept.
+    /// `--scheduling batch`: on a CPU it shares with a client writing to
+    /// thousands of fds, the daemon's wake-ups no longer preempt that client
+    /// after every few writes; the price is latency for a client waiting for
+    /// one event, which a preempting wake-up serves sooner (docs/protocol.md,
+    /// "Running the daemon"). A policy the daemon was started with on
+    /// purpose (batch, idle, real time: a unit's `CPUSchedulingPolicy=`) is kept.
     private func applyScheduling(_ logger: Logger) {
         guard scheduling == .batch, Sys.hasDefaultScheduling() else { return }
         do throws(MioError) {
             try Sys.useBatchScheduling()
-            logger.info("scheduling: SCHED_BATCH (--scheduling inherit keeps the default policy)")
+            logger.info("scheduling: SCHED_BATCH (--scheduling batch)")
         } catch {
             logger.warning("scheduling: SCHED_BATCH refused (\(error)); running under the default policy")
         }

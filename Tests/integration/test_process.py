@@ -206,31 +206,32 @@ def test_registration_cap_below_nofile_limit_is_enforced(daemon_factory, fds):
     d.close_all_and_check_fds()
 
 
-# Scheduling (docs/protocol.md, "Running the daemon"): SCHED_BATCH when
-# started under the default policy, a policy chosen on purpose kept.
+# Scheduling (docs/protocol.md, "Running the daemon"): the policy the
+# daemon was started with, or SCHED_BATCH with --scheduling batch when that
+# is the default policy; a policy chosen on purpose is kept.
 
 def _policies(pid):
     """The scheduling policy of every thread of `pid`."""
     return {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
 
 
-def test_asks_for_batch_scheduling_when_started_under_the_default_policy(daemon_factory):
+def test_keeps_the_policy_it_was_started_with_by_default(daemon_factory):
     assert os.sched_getscheduler(0) == os.SCHED_OTHER, "the test itself must run under the default policy"
     d = daemon_factory([])
+    assert _policies(d.pid) == {os.SCHED_OTHER}
+    d.assert_healthy()
+
+
+def test_scheduling_batch_asks_for_batch_under_the_default_policy(daemon_factory):
+    d = daemon_factory(["--scheduling", "batch"])
     assert _policies(d.pid) == {os.SCHED_BATCH}
     assert "SCHED_BATCH" in d.stderr_tail()
     d.assert_healthy()
 
 
-def test_scheduling_inherit_keeps_the_default_policy(daemon_factory):
-    d = daemon_factory(["--scheduling", "inherit"])
-    assert _policies(d.pid) == {os.SCHED_OTHER}
-    d.assert_healthy()
-
-
-def test_a_policy_chosen_on_purpose_is_kept(daemon_factory):
+def test_scheduling_batch_keeps_a_policy_chosen_on_purpose(daemon_factory):
     # As a unit's CPUSchedulingPolicy=idle would start it.
-    d = daemon_factory([], wrapper=["chrt", "--idle", "0"])
+    d = daemon_factory(["--scheduling", "batch"], wrapper=["chrt", "--idle", "0"])
     assert _policies(d.pid) == {os.SCHED_IDLE}
     d.assert_healthy()
 
