@@ -48,8 +48,8 @@ public final class MioConnection: @unchecked Sendable {
     var closedByUser = false
     /// Event stream reader threads polling `fd`.
     var readers = 0
-    /// One per reader: raised when a request kept events the reader's
-    /// poll on the socket can no longer see.
+    /// One per reader: raised when a request kept events, or lines, the
+    /// reader's poll on the socket can no longer see.
     var readerNudges: [ObjectIdentifier: StopSignal] = [:]
     var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     var received = [Int32](repeating: -1, count: 253)
@@ -124,7 +124,11 @@ public final class MioConnection: @unchecked Sendable {
     func exchange<T>(_ body: () throws(MioClientError) -> T) throws(MioClientError) -> T {
         try lock.withLock { () throws(MioClientError) -> T in
             if closedByUser { throw .connectionClosed }
-            defer { if !events.isEmpty { for nudge in readerNudges.values { nudge.raise() } } }
+            // A call that leaves events behind, kept or read from the socket
+            // but not yet taken apart (lines after its reply, in the same
+            // read), wakes each stream reader: its poll on the socket can no
+            // longer see them.
+            defer { if !events.isEmpty || !lines.isEmpty { for nudge in readerNudges.values { nudge.raise() } } }
             return try body()
         }
     }
