@@ -224,8 +224,8 @@ def daemon(cpus=SERVER_CPU):
     return Server(lambda sock: [DAEMON, "--socket", sock, "--log-level", "warning"], "mio-daemon", cpus)
 
 
-def baseline_server(name, cpus=SERVER_CPU):
-    return Server(lambda sock: [BIN / name, sock], name, cpus)
+def baseline_server(name, cpus=SERVER_CPU, args=()):
+    return Server(lambda sock: [BIN / name, sock, *args], name, cpus)
 
 
 def summary(values):
@@ -517,7 +517,7 @@ def registration():
             return client("registration", d.socket, count)
 
     def base(*mode):
-        with Server(lambda sock: [BIN / "registration_baseline", sock, *mode], "registration_baseline", SERVER_CPU) as s:
+        with baseline_server("registration_baseline", args=mode) as s:
             return client("registration", s.socket, count)
 
     o, same = interleaved(ours, lambda: base("same-syscalls"))

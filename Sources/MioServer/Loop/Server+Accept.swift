@@ -59,9 +59,10 @@ extension Server {
                                     maxLine: configuration.maxLine)
         session.connection = connection
         do {
-            // Writable only while output waits (``Server/flush(_:)``): each read
-            // of the client would otherwise wake the loop with an EPOLLOUT edge.
-            connection.internalToken = try watches.watchConnection(fd, as: .connection(connection))
+            // Level-triggered, for what it wants now: input; room only once
+            // output waits (``Server/updateWatch(_:)``).
+            connection.internalToken = try watches.watchConnection(fd, interest: connection.watchedInterest,
+                                                                   as: .connection(connection))
         } catch {
             logger.error("cannot watch a new connection: \(error)")
             destroy(session)

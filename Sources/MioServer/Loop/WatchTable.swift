@@ -36,27 +36,20 @@ struct WatchTable {
     /// Registers `fd` under a new token for `target`; nothing is left
     /// behind if epoll refuses it.
     mutating func watch(_ fd: Int32, interest: Interest, mode: Mode = .edge, as target: Watched) throws(MioError) -> Token {
-        let token = slots.insert(target)
-        do {
+        let registry = registry
+        return try reserve(for: target) { (token) throws(MioError) in
             try registry.register(SourceFd(fd), token: token, interest: interest, mode: mode)
-        } catch {
-            slots.remove(token)
-            throw error
         }
-        return token
     }
 
-    /// Registers a connection's socket, level-triggered and readable (see
-    /// ``rewatchConnection(_:token:interest:)``).
-    mutating func watchConnection(_ fd: Int32, as target: Watched) throws(MioError) -> Token {
-        let token = slots.insert(target)
-        do {
-            try registry.watchLevelTriggered(fd, token: token, interest: .readable, adding: true)
-        } catch {
-            slots.remove(token)
-            throw error
+    /// Registers a connection's socket level-triggered for `interest` (see
+    /// ``rewatchConnection(_:token:interest:)``); nothing is left behind if
+    /// epoll refuses it.
+    mutating func watchConnection(_ fd: Int32, interest: Interest?, as target: Watched) throws(MioError) -> Token {
+        let registry = registry
+        return try reserve(for: target) { (token) throws(MioError) in
+            try registry.watchLevelTriggered(fd, token: token, interest: interest, adding: true)
         }
-        return token
     }
 
     /// What a connection's socket is watched for: input while its requests
@@ -71,15 +64,21 @@ struct WatchTable {
     /// for once it exists. Nothing is left behind if `register` throws.
     mutating func watch<Source>(registering register: (Token) throws(MioError) -> Source,
                                 as target: (Token, Source) -> Watched) throws(MioError) -> Token {
-        let token = slots.insert(.reserved)
-        let source: Source
+        var source: Source?
+        let token = try reserve(for: .reserved) { (token) throws(MioError) in source = try register(token) }
+        slots.replace(token, with: target(token, source!))
+        return token
+    }
+
+    /// A new token for `target`, kept only if `register` (epoll) takes it.
+    private mutating func reserve(for target: Watched, _ register: (Token) throws(MioError) -> Void) throws(MioError) -> Token {
+        let token = slots.insert(target)
         do {
-            source = try register(token)
+            try register(token)
         } catch {
             slots.remove(token)
             throw error
         }
-        slots.replace(token, with: target(token, source))
         return token
     }
 

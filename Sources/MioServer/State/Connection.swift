@@ -45,7 +45,8 @@ final class Connection {
     let fd: Int32
     /// The daemon's epoll token for the socket (set once watched).
     var internalToken = Token(0)
-    /// What epoll watches on the socket, level-triggered (``Server/updateWatch(_:)``).
+    /// What epoll watches on the socket, level-triggered (``Server/updateWatch(_:)``):
+    /// input from the start.
     var watchedInterest: Interest? = .readable
     /// The last send left output waiting for room in the socket.
     var outputWaitsForRoom = false
