@@ -75,15 +75,12 @@ bench: release $(BENCH_BIN)/fanout_epoll $(BENCH_BIN)/libmio_client_relay $(BENC
 	python3 Benchmarks/bench.py $(WORKLOADS)
 
 # libFuzzer, FUZZ_SECONDS per target (CI: 60). The corpus grows under
-# Fuzz/.build/corpus; the seeds in Fuzz/corpus are committed.
+# Fuzz/.build/corpus; the seeds in Fuzz/corpus are committed. Linked with
+# lld; scripts/fuzz-target.sh warns when a build came out uninstrumented.
 fuzz: deps
-	cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer --sanitize=address
+	cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -use-ld=lld
 	for target in decoder framer; do \
-	  bin=$(FUZZ_BIN)/Fuzz$$(echo $$target | sed 's/./\U&/'); \
-	  mkdir -p Fuzz/.build/corpus/$$target && \
-	  $$bin -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 -artifact_prefix=Fuzz/ \
-	    Fuzz/.build/corpus/$$target Fuzz/corpus/$$target 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|Done' ; \
-	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	  scripts/fuzz-target.sh $(FUZZ_BIN)/Fuzz$$(echo $$target | sed 's/./\U&/') $$target $(FUZZ_SECONDS) || exit 1; \
 	done
 
 # The Swift suites and the daemon under AddressSanitizer / ThreadSanitizer,

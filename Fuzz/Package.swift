@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // libFuzzer targets for the wire protocol, in a package of their own:
-//   swift build -c debug --sanitize=fuzzer --sanitize=address   (see `make fuzz`)
+//   swift build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -use-ld=lld   (see `make fuzz`;
+//   scripts/fuzz-target.sh says when a build is not instrumented)
 // The code under test is linked in by symlink (Sources/MioProtocol and what it
 // needs), not depended on: only a root package's targets get libFuzzer's
 // coverage instrumentation, and without it the fuzzer runs blind.

@@ -176,6 +176,10 @@ struct CompactRequestTests {
             (#"{"op":"ping","id":"\u00e9"}"#, 0),
             ("{\"op\":\"ping\",\"id\":\"\u{e9}\"}", 0),
             (#"{"op":"ping","id":null}"#, 0),
+            // An unclosed string id: no integer is read from inside it (found by the fuzzer).
+            (#"{"op":"ping","id":"1}"#, 0),
+            (#"{"op":"ping","id":"7"#, 0),
+            (#"{"op":"deregister","token":1,"id":"12}"#, 0),
             (#"{"op":"p\u0069ng"}"#, 0),
             (#"{"op":"ping"} x"#, 0),
             (#"{"op":"ping"}{}"#, 0),

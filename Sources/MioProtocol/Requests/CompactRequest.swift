@@ -172,10 +172,12 @@ private struct Scanner {
     }
 
     /// A string of printable ASCII, no escapes: the range between its quotes.
+    /// The position moves only past a whole string: `"id"` tries an integer
+    /// where a string failed, and must not find one inside it (`"1}`).
     private mutating func string() -> Range<Int>? {
-        guard take(UInt8(ascii: "\"")) else { return nil }
-        let start = i
-        var j = i
+        guard i < end, base[i] == UInt8(ascii: "\"") else { return nil }
+        let start = i + 1
+        var j = start
         while j < end {
             let c = base[j]
             if c == UInt8(ascii: "\"") {
