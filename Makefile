@@ -76,7 +76,8 @@ bench: release $(BENCH_BIN)/fanout_epoll $(BENCH_BIN)/libmio_client_relay $(BENC
 
 # libFuzzer, FUZZ_SECONDS per target (CI: 60). The corpus grows under
 # Fuzz/.build/corpus; the seeds in Fuzz/corpus are committed. Linked with
-# lld; scripts/fuzz-target.sh warns when a build came out uninstrumented.
+# lld: of an instrumented build linked by ld.gold, libFuzzer registered 94 of
+# 6722 counters. scripts/fuzz-target.sh warns when a build is uninstrumented.
 fuzz: deps
 	cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -use-ld=lld
 	for target in decoder framer; do \

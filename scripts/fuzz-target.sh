@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One libFuzzer target for a number of seconds: fails when the target finds
-# a crash (the input is left as Fuzz/crash-*) or when it runs blind.
+# a crash (the input is left as Fuzz/crash-*); warns when it runs blind.
 # usage: scripts/fuzz-target.sh BINARY CORPUS_NAME SECONDS
 set -uo pipefail
 bin=$1 name=$2 seconds=$3
