@@ -75,11 +75,15 @@ bench: release $(BENCH_BIN)/fanout_epoll $(BENCH_BIN)/libmio_client_relay $(BENC
 	python3 Benchmarks/bench.py $(WORKLOADS)
 
 # libFuzzer, FUZZ_SECONDS per target (CI: 60). The corpus grows under
-# Fuzz/.build/corpus; the seeds in Fuzz/corpus are committed. Linked with
-# lld: of an instrumented build linked by ld.gold, libFuzzer registered 94 of
-# 6722 counters. scripts/fuzz-target.sh warns when a build is uninstrumented.
+# Fuzz/.build/corpus; the seeds in Fuzz/corpus are committed. SwiftPM passes
+# the two sanitizers to swiftc as two options, and swiftc keeps the last
+# one only, in an order that changes from build to build (a Set): half the
+# builds had coverage without ASan, half ASan without coverage. The one
+# combined option, placed after SwiftPM's, gives every Swift file both.
+# Linked with lld: ld.gold links it too, with a warning per ASan symbol.
 fuzz: deps
-	cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -use-ld=lld
+	cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer --sanitize=address \
+	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 	for target in decoder framer; do \
 	  scripts/fuzz-target.sh $(FUZZ_BIN)/Fuzz$$(echo $$target | sed 's/./\U&/') $$target $(FUZZ_SECONDS) || exit 1; \
 	done

@@ -1,7 +1,9 @@
 // swift-tools-version:6.0
 // libFuzzer targets for the wire protocol, in a package of their own:
-//   swift build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -use-ld=lld   (see `make fuzz`;
-//   scripts/fuzz-target.sh says when a build is not instrumented)
+//   swift build -c debug --sanitize=fuzzer --sanitize=address \
+//     -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+// (`make fuzz` says why the combined option; scripts/fuzz-target.sh fails a
+// build that is not instrumented)
 // The code under test is linked in by symlink (Sources/MioProtocol and what it
 // needs), not depended on: only a root package's targets get libFuzzer's
 // coverage instrumentation, and without it the fuzzer runs blind.
