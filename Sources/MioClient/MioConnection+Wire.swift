@@ -166,7 +166,8 @@ extension MioConnection {
             try receive(wait: deadline == nil)
         }
         let line = lines.removeFirst()
-        guard case .request(let bytes) = line.content else { return ReceivedLine(bytes: [], fds: line.fds, line: nil) }
+        guard case .request(let range) = line.content else { return ReceivedLine(bytes: [], fds: line.fds, line: nil) }
+        let bytes = Array(framer.bytes(of: range))
         return ReceivedLine(bytes: bytes, fds: line.fds, line: bytes.withUnsafeBytes { DaemonLine($0) })
     }
 
@@ -191,6 +192,8 @@ extension MioConnection {
             closed = true
             throw .connectionClosed
         }
+        // Every line taken was copied out: the framer's store can go.
+        if lines.isEmpty { framer.forgetLines() }
         buffer.withUnsafeBytes { raw in
             framer.push(UnsafeRawBufferPointer(rebasing: raw[0..<got.bytes]), fds: fds, into: &lines)
         }

@@ -19,7 +19,7 @@ private final class Harness {
     var texts: [String] {
         lines.map {
             switch $0.content {
-            case .request(let b): return String(decoding: b, as: UTF8.self)
+            case .request(let range): return String(decoding: framer.bytes(of: range), as: UTF8.self)
             case .blank: return "<blank>"
             case .tooLong: return "<too long>"
             }

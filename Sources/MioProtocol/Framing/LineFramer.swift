@@ -4,8 +4,9 @@ import Glibc
 /// One line of input, with the fds the attachment rule gave it.
 public struct FramedLine {
     public enum Content: Equatable {
-        /// A request line, without its `\n` or `\r\n`.
-        case request([UInt8])
+        /// A request line, without its `\n` or `\r\n`: where its bytes are
+        /// in the framer's store (``LineFramer/bytes(of:)``).
+        case request(Range<Int>)
         /// An empty line, or one of only spaces and tabs.
         case blank
         /// A line longer than the maximum, already discarded.
@@ -39,6 +40,10 @@ public struct LineFramer {
 
     /// The bytes of the line in progress (never more than `maxLine + 1`).
     private var partial: [UInt8] = []
+    /// The bytes of the request lines handed out since the owner last said
+    /// it holds none (``forgetLines()``). A class: a copy of the framer
+    /// shares it, so a framer has one owner (a connection, a test).
+    private let lineStore = LineStore()
     /// The line in progress is too long: its bytes are being dropped.
     private var discarding = false
     /// The next byte starts a new line.
@@ -50,6 +55,17 @@ public struct LineFramer {
     public init(maxLine: Int, dispose: @escaping (Int32) -> Void) {
         self.maxLine = maxLine
         self.dispose = dispose
+    }
+
+    /// The bytes of a request line this framer handed out: valid until the
+    /// next ``push(_:fds:into:)`` or ``forgetLines()``.
+    public func bytes(of range: Range<Int>) -> UnsafeRawBufferPointer {
+        lineStore.bytes(range)
+    }
+
+    /// The owner holds none of the lines handed out so far: their bytes go.
+    public mutating func forgetLines() {
+        lineStore.removeAll()
     }
 
     /// Whether a line is in progress (bytes received without their `\n`).
@@ -108,7 +124,7 @@ public struct LineFramer {
             }
             append(bytes)
             if end < chunk.count {
-                lines.append(finishLine(partial.withUnsafeBytes { discarding ? .tooLong : content(of: $0) }))
+                lines.append(finishLine(discarding ? .tooLong : partial.withUnsafeBytes { content(of: $0) }))
                 index = end + 1
                 lineStart = index
                 atLineStart = true
@@ -167,7 +183,7 @@ public struct LineFramer {
         let line = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
         if count > maxLine { return .tooLong }
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return .blank }
-        return .request(Array(line))
+        return .request(lineStore.append(line))
     }
 
     /// The line ended: it leaves with the fds held for it.

@@ -149,8 +149,8 @@ extension Server {
             if line.fdCount > 0 {
                 answer(connection, nil, .failure(ProtocolError(.badRequest, "a blank line carried \(line.fdCount) file descriptor(s); they were closed")))
             }
-        case .request(let bytes):
-            let decoded = bytes.withUnsafeBytes { decoder.decode($0, fdCount: line.fdCount) }
+        case .request(let range):
+            let decoded = decoder.decode(connection.bytes(of: range), fdCount: line.fdCount)
             switch decoded {
             case .failure(let failure):
                 answer(connection, failure.id, .failure(failure.error))

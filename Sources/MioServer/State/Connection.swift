@@ -162,6 +162,8 @@ final class Connection {
     /// line the attachment rule names).
     func receive(_ bytes: UnsafeRawBufferPointer, fds: [Int32]) {
         if !fds.isEmpty { mayHoldFds = true }
+        // Every line taken was processed before this read: their bytes go.
+        if lines.isEmpty { framer.forgetLines() }
         let before = lines.count
         framer.push(bytes, fds: fds, into: &lines)
         for index in before..<lines.count { queuedLineFds += lines[index].fds.count }
@@ -177,6 +179,10 @@ final class Connection {
     func refuseUnfinishedLineFds() {
         framer.refuseHeldFds()
     }
+
+    /// The bytes of a request line taken with ``nextLine()``, valid until
+    /// the next ``receive(_:fds:)``.
+    func bytes(of range: Range<Int>) -> UnsafeRawBufferPointer { framer.bytes(of: range) }
 
     /// Takes the next queued line; its fds pass to the caller.
     func nextLine() -> FramedLine {
