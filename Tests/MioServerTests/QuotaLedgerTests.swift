@@ -16,6 +16,27 @@ struct QuotaLedgerTests {
         #expect(count[5] == 0 && count.total == 1)
     }
 
+    @Test("uids taking turns keep their own counts (the last one is kept beside the table)")
+    func interleaved() {
+        var count = PerUIDCount()
+        var expected: [UInt32: Int] = [:]
+        // A fixed walk over uids 0...3: runs of one uid, switches, decrements to zero and below.
+        var state: UInt32 = 7
+        for _ in 0..<2000 {
+            state = state &* 1103515245 &+ 12345
+            let uid = (state >> 16) % 4
+            if (state >> 8) % 3 == 0 {
+                count.decrement(uid)
+                if let n = expected[uid], n > 0 { expected[uid] = n - 1 }
+            } else {
+                count.increment(uid)
+                expected[uid, default: 0] += 1
+            }
+            for other in UInt32(0)...4 { #expect(count[other] == expected[other, default: 0]) }
+            #expect(count.total == expected.values.reduce(0, +))
+        }
+    }
+
     @Test("the open-file limit is shared out; a limit of 64 still leaves registrations")
     func budget() {
         for limit in [64, 128, 1024, 20000, 65536] {

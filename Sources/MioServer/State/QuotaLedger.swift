@@ -91,23 +91,3 @@ final class QuotaLedger {
             : nil
     }
 }
-
-/// A count per uid and their total; a uid at zero is dropped, so the table
-/// holds only uids that have something.
-struct PerUIDCount {
-    private var byUID: [UInt32: Int] = [:]
-    private(set) var total = 0
-
-    subscript(uid: UInt32) -> Int { byUID[uid, default: 0] }
-
-    mutating func increment(_ uid: UInt32) {
-        byUID[uid, default: 0] += 1
-        total += 1
-    }
-
-    mutating func decrement(_ uid: UInt32) {
-        guard let index = byUID.index(forKey: uid) else { return }  // one hash, not two
-        if byUID.values[index] <= 1 { byUID.remove(at: index) } else { byUID.values[index] -= 1 }
-        total -= 1
-    }
-}
