@@ -41,6 +41,7 @@ enum CompactRequest {
         case string(Range<Int>)
     }
 
+    @inline(__always)
     private static func request(from fields: Fields, line: UnsafeRawBufferPointer, fdCount: Int) -> Request? {
         guard fields.present & Key.op.rawValue != 0 else { return nil }
         let op = UnsafeRawBufferPointer(rebasing: line[fields.op])
