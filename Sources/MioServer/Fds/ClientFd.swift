@@ -42,20 +42,25 @@ struct ClientFd: ~Copyable {
 /// uses (``take()``); whatever no handler took is closed when this goes, as
 /// sd-varlink closes the fds no method took.
 struct AttachedFds: ~Copyable {
-    private var fds: [Int32]
+    /// Shared with the line they came on: read, never changed (a removal
+    /// would copy the array).
+    private let fds: [Int32]
+    /// `fds[next...]` are still held here.
+    private var next = 0
 
     init(_ fds: [Int32]) { self.fds = fds }
 
-    var count: Int { fds.count }
+    var count: Int { fds.count - next }
 
-    /// The first fd, now the caller's; nil when none is left.
+    /// The first fd still held, now the caller's; nil when none is left.
     mutating func take() -> ClientFd? {
-        guard !fds.isEmpty else { return nil }
-        return ClientFd(adopting: fds.removeFirst())
+        guard next < fds.count else { return nil }
+        next += 1
+        return ClientFd(adopting: fds[next - 1])
     }
 
     deinit {
-        ClientFdCloser.shared.close(fds)
+        for fd in fds[next...] { ClientFdCloser.shared.close(fd) }
     }
 }
 
