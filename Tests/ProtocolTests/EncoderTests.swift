@@ -45,6 +45,21 @@ struct EncoderTests {
         #expect(text { $0.string("\u{01}\t\\") } == #""\u0001\t\\""#)
     }
 
+    @Test("the hot path's integers print exactly at every digit count (two digits at a time)")
+    func boundedIntegers() {
+        var values: [UInt64] = [0, 1, 42, UInt64.max, UInt64.max - 1]
+        var power: UInt64 = 1
+        for _ in 0..<20 {
+            values += [power - 1, power, power + 1, power &* 7 &+ 3]
+            power = power &* 10
+        }
+        for value in values {
+            #expect(text { $0.reply(id: .unsigned(value), .token(Token(value))) }
+                        == #"{"id":\#(value),"ok":true,"token":\#(value)}"# + "\n")
+            #expect(text { $0.eventLine(ReadinessEvent(token: Token(value), readiness: [.readable])) }.hasPrefix(#"{"event":"ready","token":\#(value),"#))
+        }
+    }
+
     @Test("integers print exactly", arguments: [UInt64(0), 9, 10, 12345, UInt64.max])
     func integers(value: UInt64) {
         #expect(text { $0.unsigned(value) } == String(value))

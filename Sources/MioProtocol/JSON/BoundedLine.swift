@@ -37,20 +37,32 @@ public struct BoundedLine {
         end += 1
     }
 
-    /// Decimal, at most 20 digits.
+    /// Decimal, at most 20 digits: two digits per division, from a table.
     mutating func put(unsigned value: UInt64) {
+        let pairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+        let table = pairs.utf8Start
         var digits = 1
-        var rest = value
-        while rest >= 10 {
-            rest /= 10
-            digits += 1
+        var probe = value
+        while probe >= 100 {
+            probe /= 100
+            digits += 2
         }
-        rest = value
-        var index = digits - 1
-        while index >= 0 {
-            end[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-            rest /= 10
-            index -= 1
+        if probe >= 10 { digits += 1 }
+        var rest = value
+        var index = digits
+        while rest >= 100 {
+            let pair = Int(truncatingIfNeeded: rest % 100) &* 2
+            rest /= 100
+            index -= 2
+            end[index] = table[pair]
+            end[index + 1] = table[pair + 1]
+        }
+        if rest >= 10 {
+            let pair = Int(truncatingIfNeeded: rest) &* 2
+            end[0] = table[pair]
+            end[1] = table[pair + 1]
+        } else {
+            end[0] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest)
         }
         end += digits
     }
