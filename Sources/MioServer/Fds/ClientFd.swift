@@ -60,7 +60,8 @@ struct AttachedFds: ~Copyable {
     }
 
     deinit {
-        for fd in fds[next...] { ClientFdCloser.shared.close(fd) }
+        // Most often every fd was taken: then not even the closer is looked up.
+        if next < fds.count { ClientFdCloser.shared.close(fds[next...]) }
     }
 }
 

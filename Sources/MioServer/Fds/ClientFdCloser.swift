@@ -26,7 +26,7 @@ final class ClientFdCloser: @unchecked Sendable {
         }
     }
 
-    func close(_ fds: [Int32]) {
+    func close(_ fds: some Sequence<Int32>) {
         for fd in fds { close(fd) }
     }
 
