@@ -94,12 +94,13 @@ public struct LineFramer {
             if atLineStart && !chunk.isEmpty { target = 0 }
             // After the last `\n` before the chunk's final byte, found
             // forward with memchr (a byte loop cost ~4 instructions a byte).
-            let base = chunk.baseAddress
-            let limit = chunk.count - 1
-            var from = 0
-            while from < limit, let base, let newline = memchr(base + from, 0x0A, limit - from) {
-                from = UnsafeRawPointer(newline) - base + 1
-                target = from
+            if let base = chunk.baseAddress {
+                let limit = chunk.count - 1
+                var from = 0
+                while from < limit, let newline = memchr(base + from, 0x0A, limit - from) {
+                    from = UnsafeRawPointer(newline) - base + 1
+                    target = from
+                }
             }
             if chunk.isEmpty { target = nil }
         }

@@ -99,13 +99,7 @@ final class Session {
             taken += 1
         }
         if pendingStart == pendingQueue.count {
-            // Emptied from the end while small: removeAll(keepingCapacity:)
-            // costs about 80 instructions even for one entry, every turn.
-            if pendingQueue.capacity <= 4096 {
-                while pendingQueue.popLast() != nil {}
-            } else {
-                pendingQueue = []
-            }
+            if pendingQueue.capacity <= 4096 { pendingQueue.emptyFromEnd() } else { pendingQueue = [] }
             pendingStart = 0
         }
         return taken
