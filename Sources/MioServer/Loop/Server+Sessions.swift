@@ -39,7 +39,7 @@ extension Server {
     /// service manager its fds go to the fd store.
     func makePersistent(_ session: Session) {
         session.persistent = true
-        for registration in session.registrations.values {
+        for registration in session.allRegistrations {
             fdStore.store(registration)
             if registration.storedName == nil, fdStore.manager != nil {
                 logger.warning("session \"\(session.name ?? "")\": token \(registration.token.rawValue) holds an open file another stored registration holds; the fd store keeps one copy, so it will not survive a restart")

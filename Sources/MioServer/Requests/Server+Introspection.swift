@@ -17,7 +17,7 @@ extension Server {
         } else {
             session = connection.session
         }
-        let infos = session.registrations.values.map(\.info).sorted { $0.token < $1.token }
+        let infos = session.allRegistrations.map(\.info).sorted { $0.token < $1.token }
         return .reply(.registrations(infos))
     }
 
@@ -27,7 +27,7 @@ extension Server {
         let visible = sessions.named.values.filter { uid == 0 || $0.uid == uid }
         let infos = visible.map { session in
             SessionInfo(name: session.name ?? "", uid: session.uid, persistent: session.persistent,
-                        attached: session.connection != nil, registrations: session.registrations.count,
+                        attached: session.connection != nil, registrations: session.registrationCount,
                         pending: session.pendingTokenCount, leaseSeconds: session.lease.map { Int($0.seconds) },
                         expiresInSeconds: session.connection == nil ? session.lease?.expiresIn?.secondsWithFraction : nil)
         }

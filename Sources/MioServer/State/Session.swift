@@ -30,7 +30,7 @@ final class Session {
     /// to send (read and written by `DeliveryQueue` only).
     var deliveryMark = DeliveryQueue.SessionMark()
 
-    private(set) var registrations: [Token: Registration] = [:]
+    private var registrations = TokenTable()
     /// Registrations with pending readiness, in the order it arrived; each
     /// appears once while its `pending` is non-empty (coalescing), plus
     /// stale entries of removed ones, skipped when read.
@@ -46,29 +46,34 @@ final class Session {
     var hasPending: Bool { pendingStart < pendingQueue.count }
 
     /// Tokens with readiness waiting for delivery.
-    var pendingTokenCount: Int { registrations.values.reduce(0) { $0 + ($1.pending.isEmpty ? 0 : 1) } }
+    var pendingTokenCount: Int { registrations.all.reduce(0) { $0 + ($1.pending.isEmpty ? 0 : 1) } }
+
+    var registrationCount: Int { registrations.count }
+
+    /// Every registration, in no particular order.
+    var allRegistrations: [Registration] { registrations.all }
 
     func add(_ registration: Registration) {
-        registrations[registration.token] = registration
+        registrations.insert(registration)
     }
 
     func registration(_ token: Token) -> Registration? { registrations[token] }
 
     /// Removes the registration; its pending readiness is dropped with it.
     func remove(_ token: Token) -> Registration? {
-        guard let registration = registrations.removeValue(forKey: token) else { return nil }
+        guard let registration = registrations.remove(token) else { return nil }
         registration.isActive = false
         registration.pending = []
         return registration
     }
 
     func removeAll() -> [Registration] {
-        let all = Array(registrations.values)
+        let all = registrations.all
         for registration in all {
             registration.isActive = false
             registration.pending = []
         }
-        registrations = [:]
+        registrations = TokenTable()
         pendingQueue = []
         pendingStart = 0
         return all
