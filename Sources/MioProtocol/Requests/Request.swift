@@ -72,7 +72,9 @@ public struct TimerSettings: Equatable, Sendable {
 /// One decoded request: its id and what it asks.
 public struct Request: Equatable, Sendable {
     public enum Operation: Equatable, Sendable {
-        case hello(HelloRequest)
+        // Boxed: its fields would make every request as large as a hello,
+        // and the hot path copies requests through outlined witnesses.
+        indirect case hello(HelloRequest)
         case register(token: Token, interest: Interest, mode: Mode)
         case reregister(token: Token, interest: Interest, mode: Mode)
         case deregister(token: Token)
