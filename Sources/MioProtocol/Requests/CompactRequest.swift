@@ -78,9 +78,27 @@ enum CompactRequest {
         return nil
     }
 
+    /// Whether the bytes are the literal's. The keys and names here are at
+    /// most 16 bytes: two overlapping loads a side compare them, where a
+    /// call to `memcmp` costs several times that.
+    @inline(__always)
     fileprivate static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-        guard bytes.count == literal.utf8CodeUnitCount else { return false }
-        return memcmp(bytes.baseAddress!, literal.utf8Start, bytes.count) == 0
+        let n = literal.utf8CodeUnitCount
+        guard bytes.count == n else { return false }
+        let a = bytes.baseAddress!, b = UnsafeRawPointer(literal.utf8Start)
+        func same<Word: FixedWidthInteger>(_: Word.Type) -> Bool {
+            let tail = n - MemoryLayout<Word>.size
+            return a.loadUnaligned(as: Word.self) == b.loadUnaligned(as: Word.self)
+                && a.loadUnaligned(fromByteOffset: tail, as: Word.self) == b.loadUnaligned(fromByteOffset: tail, as: Word.self)
+        }
+        switch n {
+        case 8...16: return same(UInt64.self)
+        case 4..<8: return same(UInt32.self)
+        case 2..<4: return same(UInt16.self)
+        case 1: return a.load(as: UInt8.self) == b.load(as: UInt8.self)
+        case 0: return true
+        default: return memcmp(a, b, n) == 0
+        }
     }
 }
 
@@ -193,6 +211,7 @@ private struct Scanner {
     }
 
     /// 1 to 18 digits, no leading zero, not followed by a fraction or exponent.
+    @inline(__always)
     private mutating func integer() -> UInt64? {
         let start = i
         var j = i

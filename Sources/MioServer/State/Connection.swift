@@ -186,13 +186,18 @@ final class Connection {
 
     /// Takes the next queued line; its fds pass to the caller.
     func nextLine() -> FramedLine {
-        let line = lines[lineIndex]
-        queuedLineFds -= line.fds.count
-        lineIndex += 1
-        if lineIndex == lines.count {
-            lines.removeAll(keepingCapacity: true)
+        let line: FramedLine
+        if lineIndex == lines.count - 1 {
+            // The last one (mostly the only one) is moved out, not copied:
+            // a copy costs a retain now and a release when emptied.
+            line = lines.removeLast()
+            lines.emptyFromEnd()
             lineIndex = 0
+        } else {
+            line = lines[lineIndex]
+            lineIndex += 1
         }
+        queuedLineFds -= line.fds.count
         return line
     }
 

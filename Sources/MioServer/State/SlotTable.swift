@@ -41,9 +41,10 @@ struct SlotTable<Value> {
     /// Frees the slot; its token goes stale at once.
     @discardableResult
     mutating func remove(_ token: Token) -> Value? {
-        guard let value = lookup(token) else { return nil }
         let index = Int(truncatingIfNeeded: token.rawValue & 0xFFFF_FFFF)
-        slots[index].value = nil
+        // Moved out (`take`), not copied and then cleared: no retain and release.
+        guard index < slots.count, slots[index].generation == UInt32(truncatingIfNeeded: token.rawValue >> 32),
+              let value = slots[index].value.take() else { return nil }
         slots[index].generation &+= 1
         if slots[index].generation == 0 { slots[index].generation = 1 }
         free.append(UInt32(index))

@@ -67,7 +67,9 @@ struct TokenTable {
     private mutating func growDense(toCover raw: UInt64) -> Bool {
         let limit = max(Self.minimumDenseLimit, 4 * (count + 1))
         guard raw < UInt64(limit) else { return false }
-        dense.append(contentsOf: repeatElement(nil, count: Int(raw) + 1 - dense.count))
+        // One at a time: tokens mostly come in order, and a one-element
+        // `append(contentsOf:)` costs several times an `append`.
+        while dense.count <= Int(raw) { dense.append(nil) }
         return true
     }
 }
