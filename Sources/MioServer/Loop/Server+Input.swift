@@ -90,7 +90,8 @@ extension Server {
             }
             return
         }
-        let fds = Array(receiveBuffer.fds.prefix(received.fdCount))
+        // Most reads carry no fd: no array is made for them.
+        let fds = received.fdCount == 0 ? [] : Array(receiveBuffer.fds.prefix(received.fdCount))
         if received.truncated {
             // The kernel dropped fds (control buffer or fd limit): the line
             // they belonged to cannot be told, so the connection ends.
