@@ -166,9 +166,9 @@ extension MioConnection {
             try receive(wait: deadline == nil)
         }
         let line = lines.removeFirst()
-        guard case .request(let range) = line.content else { return ReceivedLine(bytes: [], fds: line.fds, line: nil) }
+        guard case .request(let range) = line.content else { return ReceivedLine(bytes: [], fds: Array(line.fds), line: nil) }
         let bytes = Array(framer.bytes(of: range))
-        return ReceivedLine(bytes: bytes, fds: line.fds, line: bytes.withUnsafeBytes { DaemonLine($0) })
+        return ReceivedLine(bytes: bytes, fds: Array(line.fds), line: bytes.withUnsafeBytes { DaemonLine($0) })
     }
 
     /// One `recvmsg`, its bytes and fds to the framer (`wait`: block until
@@ -186,7 +186,7 @@ extension MioConnection {
             throw error.kind == .connectionClosed ? .connectionClosed : .system(error)
         }
         guard case .done(let got) = result else { return }
-        let fds = Array(received.prefix(got.fdCount))
+        let fds = LineFds(received.prefix(got.fdCount))
         if got.bytes == 0 {
             for fd in fds { Sys.close(fd) }
             closed = true

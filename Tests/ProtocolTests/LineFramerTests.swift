@@ -13,7 +13,7 @@ private final class Harness {
 
     func push(_ text: String, fds: [Int32] = []) {
         let bytes = Array(text.utf8)
-        bytes.withUnsafeBytes { framer.push($0, fds: fds, into: &lines) }
+        bytes.withUnsafeBytes { framer.push($0, fds: LineFds(fds), into: &lines) }
     }
 
     var texts: [String] {

@@ -27,7 +27,7 @@ public func fuzzFramer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fds.append(fd)
             made.append(fd)
         }
-        framer.push(UnsafeRawBufferPointer(start: data + offset, count: length), fds: fds, into: &lines)
+        framer.push(UnsafeRawBufferPointer(start: data + offset, count: length), fds: LineFds(fds), into: &lines)
         offset += length
     }
     // End of input: the line in progress, if any, gives up its fds.

@@ -15,7 +15,7 @@ public struct FramedLine {
 
     public var content: Content
     /// The fds that came with the line. Ownership passes to whoever takes the line.
-    public var fds: [Int32]
+    public var fds: LineFds
     /// Fds that came for this line beyond what it keeps: they were closed at
     /// once (a line keeps at most one recvmsg's worth), but count toward
     /// the "several fds" error.
@@ -48,7 +48,7 @@ public struct LineFramer {
     private var discarding = false
     /// The next byte starts a new line.
     private var atLineStart = true
-    private var partialFds: [Int32] = []
+    private var partialFds = LineFds()
     private var partialDroppedFds = 0
     private var partialFdsRefused = false
 
@@ -86,7 +86,7 @@ public struct LineFramer {
 
     /// Takes the bytes and fds of one `recvmsg()` and appends the complete
     /// lines to `lines`, in order.
-    public mutating func push(_ chunk: UnsafeRawBufferPointer, fds: [Int32], into lines: inout [FramedLine]) {
+    public mutating func push(_ chunk: UnsafeRawBufferPointer, fds: LineFds, into lines: inout [FramedLine]) {
         // Where the fds go: the start offset of the last line beginning in
         // this chunk, or nil for the line already in progress.
         var target: Int? = nil
@@ -159,7 +159,7 @@ public struct LineFramer {
 
     /// Gives `fds` to the line in progress. A line keeps the fds of one
     /// `recvmsg()`; later ones are closed at once and only counted.
-    private mutating func attachToPartial(_ fds: inout [Int32]) {
+    private mutating func attachToPartial(_ fds: inout LineFds) {
         if partialFds.isEmpty {
             partialFds = fds
         } else {

@@ -1,4 +1,5 @@
 import MioSystem
+import MioProtocol
 
 /// A client's fd that the daemon holds. Noncopyable: it has one owner at a
 /// time (a request being handled, a registration, a queued `fetch` reply),
@@ -42,13 +43,12 @@ struct ClientFd: ~Copyable {
 /// uses (``take()``); whatever no handler took is closed when this goes, as
 /// sd-varlink closes the fds no method took.
 struct AttachedFds: ~Copyable {
-    /// Shared with the line they came on: read, never changed (a removal
-    /// would copy the array).
-    private let fds: [Int32]
+    /// As the line has them: read, never changed.
+    private let fds: LineFds
     /// `fds[next...]` are still held here.
     private var next = 0
 
-    init(_ fds: [Int32]) { self.fds = fds }
+    init(_ fds: LineFds) { self.fds = fds }
 
     var count: Int { fds.count - next }
 

@@ -90,8 +90,7 @@ extension Server {
             }
             return
         }
-        // Most reads carry no fd: no array is made for them.
-        let fds = received.fdCount == 0 ? [] : Array(receiveBuffer.fds.prefix(received.fdCount))
+        let fds = LineFds(receiveBuffer.fds.prefix(received.fdCount))
         if received.truncated {
             // The kernel dropped fds (control buffer or fd limit): the line
             // they belonged to cannot be told, so the connection ends.
@@ -151,8 +150,7 @@ extension Server {
                 answer(connection, nil, .failure(ProtocolError(.badRequest, "a blank line carried \(line.fdCount) file descriptor(s); they were closed")))
             }
         case .request(let range):
-            let decoded = decoder.decode(connection.bytes(of: range), fdCount: line.fdCount)
-            switch decoded {
+            switch decoder.decode(connection.bytes(of: range), fdCount: line.fdCount) {
             case .failure(let failure):
                 answer(connection, failure.id, .failure(failure.error))
             case .success(let request):

@@ -143,7 +143,7 @@ final class Connection {
     func markClosed() {
         state = .closed
         var fds: [Int32] = []
-        while hasQueuedLines { fds += nextLine().fds }
+        while hasQueuedLines { fds.append(contentsOf: nextLine().fds) }
         ClientFdCloser.shared.close(fds)
         framer.finish()
         outbound.discard()
@@ -160,7 +160,7 @@ final class Connection {
 
     /// One `recvmsg`'s bytes and fds, cut into lines (the fds go to the
     /// line the attachment rule names).
-    func receive(_ bytes: UnsafeRawBufferPointer, fds: [Int32]) {
+    func receive(_ bytes: UnsafeRawBufferPointer, fds: LineFds) {
         if !fds.isEmpty { mayHoldFds = true }
         // Every line taken was processed before this read: their bytes go.
         if lines.isEmpty { framer.forgetLines() }
