@@ -4,7 +4,9 @@ import MioCore
 public enum ReplyBody: Equatable, Sendable {
     case empty
     case token(Token)
-    case hello(HelloReply)
+    // Boxed, as `stats`: their fields would make every reply as large as
+    // theirs, copied through outlined witnesses on the hot path.
+    indirect case hello(HelloReply)
     case events([ReadinessEvent])
     case registrations([RegistrationInfo])
     case sessions([SessionInfo])
@@ -12,7 +14,7 @@ public enum ReplyBody: Equatable, Sendable {
     /// `deregister`: with the token; `end`: without), with the producer's
     /// position when it happened: older records of those tokens are stale.
     case removal(token: Token?, ringHead: UInt64)
-    case stats(StatsReply)
+    indirect case stats(StatsReply)
 }
 
 /// The protocol version this code speaks.
