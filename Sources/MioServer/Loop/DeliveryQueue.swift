@@ -53,16 +53,21 @@ final class DeliveryQueue {
     /// Runs `body` for each connection scheduled before this call; those it
     /// schedules again wait for the next call.
     func serviceScheduled(_ body: (Connection) -> Void) {
-        swap(&scheduled, &batch)
+        // Worked through as a local, moved out and back: a loop over a
+        // stored array retains it (`body` might change it).
+        var running: [Connection] = []
+        swap(&running, &batch)
+        swap(&scheduled, &running)
         if !scheduledFirst.isEmpty {
-            batch.insert(contentsOf: scheduledFirst, at: 0)
+            running.insert(contentsOf: scheduledFirst, at: 0)
             scheduledFirst.removeAll(keepingCapacity: true)
         }
-        for connection in batch {
+        for connection in running {
             connection.queueMark.isScheduled = false
             body(connection)
         }
-        batch.emptyFromEnd()
+        running.emptyFromEnd()
+        swap(&running, &batch)
     }
 
     // MARK: - Sessions with readiness to send
