@@ -87,6 +87,7 @@ public struct LineFramer {
     /// Takes the bytes and fds of one `recvmsg()` and appends the complete
     /// lines to `lines`, in order.
     public mutating func push(_ chunk: UnsafeRawBufferPointer, fds: LineFds, into lines: inout [FramedLine]) {
+        if pushedWholeLine(chunk, fds: fds, into: &lines) { return }
         // Where the fds go: the start offset of the last line beginning in
         // this chunk, or nil for the line already in progress.
         var target: Int? = nil
@@ -140,6 +141,19 @@ public struct LineFramer {
         // Fds for a line that did not start (cannot happen: target is
         // always the start of a line in the chunk); never leak them.
         for fd in pendingFds { dispose(fd) }
+    }
+
+    /// The common case, taken apart from the rest: nothing in progress, and
+    /// the chunk is one whole line. It is the only line that begins in the
+    /// chunk, so the fds are its own. False (nothing done) for anything else.
+    @inline(__always)
+    private mutating func pushedWholeLine(_ chunk: UnsafeRawBufferPointer, fds: LineFds, into lines: inout [FramedLine]) -> Bool {
+        guard atLineStart, !discarding, partial.isEmpty, partialFds.isEmpty, partialDroppedFds == 0, !partialFdsRefused,
+              let base = chunk.baseAddress, chunk.count > 0, chunk[chunk.count - 1] == 0x0A,
+              memchr(base, 0x0A, chunk.count - 1) == nil else { return false }
+        lines.append(FramedLine(content: content(of: UnsafeRawBufferPointer(start: base, count: chunk.count - 1)),
+                                fds: fds, droppedFdCount: 0))
+        return true
     }
 
     /// End of input: the unterminated last line is discarded; returns how
