@@ -75,13 +75,17 @@ public struct BoundedLine {
 
 extension JSONWriter {
     /// Appends what `body` writes: at most ``BoundedLine/capacity`` bytes.
+    /// Written straight into the array's spare room, which `append(addingCapacity:)`
+    /// makes: no scratch copy, no generic `append(contentsOf:)`.
     @inline(__always)
     mutating func appendBounded(_ body: (inout BoundedLine) -> Void) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: BoundedLine.capacity) { scratch in
-            var line = BoundedLine(scratch.baseAddress!)
-            body(&line)
-            assert(line.count <= BoundedLine.capacity)
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[0..<line.count]))
+        bytes.append(addingCapacity: BoundedLine.capacity) { span in
+            span.withUnsafeMutableBufferPointer { room, initialized in
+                var line = BoundedLine(room.baseAddress!)
+                body(&line)
+                precondition(line.count <= BoundedLine.capacity, "a bounded line overran its room")
+                initialized = line.count
+            }
         }
     }
 }
