@@ -102,16 +102,18 @@ public final class Server {
         }
         var readiness = 0
         for event in events {
-            guard let target = watches.lookup(event.token) else { continue }  // stale: its owner has gone
-            switch target {
-            case .listener: acceptConnections()
-            case .signals: readSignals()
-            case .connection(let connection): connectionEvent(connection, event)
-            case .registration(let registration):
+            // Switched on as it comes back, not bound first: a bound copy of
+            // the entry costs an outlined copy and destroy per event.
+            switch watches.lookup(event.token) {
+            case nil: continue  // stale: its owner has gone
+            case .listener?: acceptConnections()
+            case .signals?: readSignals()
+            case .connection(let connection)?: connectionEvent(connection, event)
+            case .registration(let registration)?:
                 readiness += 1
                 readinessEvent(registration, event)
-            case .lease(let session): leaseExpired(session)
-            case .reserved: break
+            case .lease(let session)?: leaseExpired(session)
+            case .reserved?: break
             }
         }
         burst.looked(finding: readiness)
