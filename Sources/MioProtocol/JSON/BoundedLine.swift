@@ -38,6 +38,7 @@ public struct BoundedLine {
     }
 
     /// Decimal, at most 20 digits: two digits per division, from a table.
+    @inline(__always)
     mutating func put(unsigned value: UInt64) {
         let pairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
         let table = pairs.utf8Start
