@@ -26,14 +26,19 @@ enum CompactRequest {
         case op = 1, id = 2, token = 4, interest = 8, mode = 16
     }
 
-    /// Byte ranges of the values found (strings without their quotes).
+    /// The ops it decodes.
+    fileprivate enum Op {
+        case register, reregister, deregister, ping
+    }
+
+    /// The values found (each meant only when its bit is in `present`).
     fileprivate struct Fields {
         var present: UInt8 = 0
-        var op = 0..<0
+        var op = Op.ping
         var id: Value = .integer(0)
         var token: UInt64 = 0
         var interest: Interest?
-        var mode = 0..<0
+        var mode = Mode.edge
     }
 
     fileprivate enum Value {
@@ -44,7 +49,6 @@ enum CompactRequest {
     @inline(__always)
     private static func request(from fields: Fields, line: UnsafeRawBufferPointer, fdCount: Int) -> Request? {
         guard fields.present & Key.op.rawValue != 0 else { return nil }
-        let op = UnsafeRawBufferPointer(rebasing: line[fields.op])
         let id: RequestID?
         if fields.present & Key.id.rawValue == 0 {
             id = nil
@@ -56,26 +60,24 @@ enum CompactRequest {
         }
         let has = fields.present & ~(Key.op.rawValue | Key.id.rawValue)
         let token = Token(fields.token)
-        if equals(op, "register") || equals(op, "reregister") {
+        switch fields.op {
+        case .register, .reregister:
             let required = Key.token.rawValue | Key.interest.rawValue
             guard has & required == required, has & ~(required | Key.mode.rawValue) == 0,
                   let interest = fields.interest else { return nil }
-            var mode = Mode.edge
-            if has & Key.mode.rawValue != 0 {
-                let name = UnsafeRawBufferPointer(rebasing: line[fields.mode])
-                if equals(name, "oneshot") { mode = .oneshot } else if !equals(name, "edge") { return nil }
-            }
-            if op.count == 8 {
+            if fields.op == .register {
                 guard fdCount == 1 else { return nil }
-                return Request(id: id, .register(token: token, interest: interest, mode: mode))
+                return Request(id: id, .register(token: token, interest: interest, mode: fields.mode))
             }
             guard fdCount == 0 else { return nil }
-            return Request(id: id, .reregister(token: token, interest: interest, mode: mode))
+            return Request(id: id, .reregister(token: token, interest: interest, mode: fields.mode))
+        case .deregister:
+            guard fdCount == 0, has == Key.token.rawValue else { return nil }
+            return Request(id: id, .deregister(token: token))
+        case .ping:
+            guard fdCount == 0, has == 0 else { return nil }
+            return Request(id: id, .ping)
         }
-        guard fdCount == 0 else { return nil }
-        if equals(op, "deregister"), has == Key.token.rawValue { return Request(id: id, .deregister(token: token)) }
-        if equals(op, "ping"), has == 0 { return Request(id: id, .ping) }
-        return nil
     }
 
     /// Whether the bytes are the literal's. The keys and names here are at
@@ -106,13 +108,11 @@ enum CompactRequest {
 /// the line leaves the plain shape. The loops run on a local copy of the
 /// position, kept in a register, and write it back once.
 private struct Scanner {
-    let bytes: UnsafeRawBufferPointer
     private let base: UnsafePointer<UInt8>
     private let end: Int
     var i = 0
 
     init(bytes: UnsafeRawBufferPointer) {
-        self.bytes = bytes
         // An empty line has no base address; any pointer will do, none is read.
         base = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) } ?? UnsafePointer(bitPattern: 1)!
         end = bytes.count
@@ -130,7 +130,7 @@ private struct Scanner {
             skipSpace()
             switch key {
             case .op:
-                guard let value = string() else { return nil }
+                guard let value = opName() else { return nil }
                 fields.op = value
             case .id:
                 if let value = string() {
@@ -147,7 +147,7 @@ private struct Scanner {
                 guard let value = interest() else { return nil }
                 fields.interest = value
             case .mode:
-                guard let value = string() else { return nil }
+                guard let value = modeName() else { return nil }
                 fields.mode = value
             }
             // A key twice: the strict decoder says what that means.
@@ -160,30 +160,67 @@ private struct Scanner {
         return i == end ? fields : nil
     }
 
-    /// One of the keys it knows, quotes and all; nil for any other (the
-    /// line is the strict decoder's). Told apart by their first letter and
-    /// compared in place, not read byte by byte first.
+    // Keys and the names of ops, interests and modes are each one of a
+    // few: told apart by a letter or two, then compared in place, quotes
+    // and all, rather than read byte by byte first. Any other string (or
+    // an escape in one) is nil: the line is the strict decoder's.
+
+    /// One of the keys it knows.
     @inline(__always)
     private mutating func key() -> CompactRequest.Key? {
         guard i + 4 <= end, base[i] == UInt8(ascii: "\"") else { return nil }
-        let key: CompactRequest.Key, rest: StaticString
         switch base[i + 1] {
-        case UInt8(ascii: "o"): (key, rest) = (.op, "op\"")
-        case UInt8(ascii: "i") where base[i + 2] == UInt8(ascii: "d"): (key, rest) = (.id, "id\"")
-        case UInt8(ascii: "i"): (key, rest) = (.interest, "interest\"")
-        case UInt8(ascii: "t"): (key, rest) = (.token, "token\"")
-        case UInt8(ascii: "m"): (key, rest) = (.mode, "mode\"")
+        case UInt8(ascii: "o"): return quoted("op\"") ? .op : nil
+        case UInt8(ascii: "i") where base[i + 2] == UInt8(ascii: "d"): return quoted("id\"") ? .id : nil
+        case UInt8(ascii: "i"): return quoted("interest\"") ? .interest : nil
+        case UInt8(ascii: "t"): return quoted("token\"") ? .token : nil
+        case UInt8(ascii: "m"): return quoted("mode\"") ? .mode : nil
         default: return nil
         }
-        let count = rest.utf8CodeUnitCount
-        guard i + 1 + count <= end,
-              CompactRequest.equals(UnsafeRawBufferPointer(start: base + i + 1, count: count), rest) else { return nil }
-        i += 1 + count
-        return key
     }
 
-    private func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: bytes[range])
+    @inline(__always)
+    private mutating func opName() -> CompactRequest.Op? {
+        guard i + 6 <= end, base[i] == UInt8(ascii: "\"") else { return nil }
+        switch base[i + 1] {
+        case UInt8(ascii: "r") where base[i + 3] == UInt8(ascii: "g"): return quoted("register\"") ? .register : nil
+        case UInt8(ascii: "r"): return quoted("reregister\"") ? .reregister : nil
+        case UInt8(ascii: "d"): return quoted("deregister\"") ? .deregister : nil
+        case UInt8(ascii: "p"): return quoted("ping\"") ? .ping : nil
+        default: return nil
+        }
+    }
+
+    @inline(__always)
+    private mutating func interestName() -> Interest? {
+        guard i + 10 <= end, base[i] == UInt8(ascii: "\"") else { return nil }
+        switch base[i + 1] {
+        case UInt8(ascii: "r"): return quoted("readable\"") ? .readable : nil
+        case UInt8(ascii: "w"): return quoted("writable\"") ? .writable : nil
+        case UInt8(ascii: "p"): return quoted("priority\"") ? .priority : nil
+        default: return nil
+        }
+    }
+
+    @inline(__always)
+    private mutating func modeName() -> Mode? {
+        guard i + 6 <= end, base[i] == UInt8(ascii: "\"") else { return nil }
+        switch base[i + 1] {
+        case UInt8(ascii: "e"): return quoted("edge\"") ? .edge : nil
+        case UInt8(ascii: "o"): return quoted("oneshot\"") ? .oneshot : nil
+        default: return nil
+        }
+    }
+
+    /// Whether the bytes after the opening quote at `i` are `rest` (up to
+    /// and with the closing quote); if so, moves past them.
+    @inline(__always)
+    private mutating func quoted(_ rest: StaticString) -> Bool {
+        let count = rest.utf8CodeUnitCount
+        guard i + 1 + count <= end,
+              CompactRequest.equals(UnsafeRawBufferPointer(start: base + i + 1, count: count), rest) else { return false }
+        i += 1 + count
+        return true
     }
 
     @inline(__always)
@@ -261,12 +298,4 @@ private struct Scanner {
         return take(UInt8(ascii: "]")) ? result : nil
     }
 
-    private mutating func interestName() -> Interest? {
-        guard let range = string() else { return nil }
-        let name = slice(range)
-        if CompactRequest.equals(name, "readable") { return .readable }
-        if CompactRequest.equals(name, "writable") { return .writable }
-        if CompactRequest.equals(name, "priority") { return .priority }
-        return nil
-    }
 }
