@@ -85,14 +85,10 @@ struct Outbound {
         }
     }
 
-    /// All sent: emptied once a few KiB have gone (emptying an array costs
-    /// about a hundred instructions, a reply line is some thirty bytes).
-    /// Else sent bytes are dropped once they are the larger part.
-    private static let emptiedPast = 4096
-
+    /// Drops sent bytes once they are the larger part of the buffer.
     private mutating func compact() {
         if sent == writer.bytes.count {
-            if sent < Self.emptiedPast { return }
+            if sent == 0 { return }
             writer.bytes.removeAll(keepingCapacity: writer.bytes.capacity <= 256 * 1024)
             sent = 0
         } else if sent > 64 * 1024 && sent * 2 > writer.bytes.count {
