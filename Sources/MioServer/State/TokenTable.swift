@@ -6,8 +6,8 @@ import MioCore
 /// take them from a `Slab`), so small tokens are indexes into an array: no
 /// hashing, and growth is an append. The array only grows to four times
 /// the most registrations the session has held at once, so memory follows
-/// what it holds whatever tokens it picks; other tokens go to a dictionary, whose keyed
-/// hashing keeps client-chosen tokens from colliding on purpose.
+/// what it holds whatever tokens it picks. Other tokens go to a dictionary,
+/// whose keyed hashing keeps client-chosen tokens from colliding on purpose.
 struct TokenTable {
     /// `dense[t]` is the registration of token `t`, for tokens that were
     /// below `dense.count` when added.
