@@ -115,7 +115,8 @@ def gone(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
+    # Reaped before the open (ENOENT), or between the open and the read (ESRCH).
+    except (FileNotFoundError, ProcessLookupError):
         return True
 
 
