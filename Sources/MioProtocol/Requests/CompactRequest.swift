@@ -79,29 +79,6 @@ enum CompactRequest {
             return Request(id: id, .ping)
         }
     }
-
-    /// Whether the bytes are the literal's. The keys and names here are at
-    /// most 16 bytes: two overlapping loads a side compare them, where a
-    /// call to `memcmp` costs several times that.
-    @inline(__always)
-    fileprivate static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-        let n = literal.utf8CodeUnitCount
-        guard bytes.count == n else { return false }
-        let a = bytes.baseAddress!, b = UnsafeRawPointer(literal.utf8Start)
-        func same<Word: FixedWidthInteger>(_: Word.Type) -> Bool {
-            let tail = n - MemoryLayout<Word>.size
-            return a.loadUnaligned(as: Word.self) == b.loadUnaligned(as: Word.self)
-                && a.loadUnaligned(fromByteOffset: tail, as: Word.self) == b.loadUnaligned(fromByteOffset: tail, as: Word.self)
-        }
-        switch n {
-        case 8...16: return same(UInt64.self)
-        case 4..<8: return same(UInt32.self)
-        case 2..<4: return same(UInt16.self)
-        case 1: return a.load(as: UInt8.self) == b.load(as: UInt8.self)
-        case 0: return true
-        default: return memcmp(a, b, n) == 0
-        }
-    }
 }
 
 /// One pass over the line; every method returns nil (or false) as soon as
@@ -217,10 +194,31 @@ private struct Scanner {
     @inline(__always)
     private mutating func quoted(_ rest: StaticString) -> Bool {
         let count = rest.utf8CodeUnitCount
-        guard i + 1 + count <= end,
-              CompactRequest.equals(UnsafeRawBufferPointer(start: base + i + 1, count: count), rest) else { return false }
+        guard i + 1 + count <= end, Self.isLiteral(at: base + i + 1, rest) else { return false }
         i += 1 + count
         return true
+    }
+
+    /// Whether the literal's bytes are at `bytes`. The keys and names here
+    /// are at most 16 bytes: two overlapping loads a side compare them,
+    /// where a call to `memcmp` costs several times that.
+    @inline(__always)
+    private static func isLiteral(at bytes: UnsafeRawPointer, _ literal: StaticString) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        let b = UnsafeRawPointer(literal.utf8Start)
+        func same<Word: FixedWidthInteger>(_: Word.Type) -> Bool {
+            let tail = n - MemoryLayout<Word>.size
+            return bytes.loadUnaligned(as: Word.self) == b.loadUnaligned(as: Word.self)
+                && bytes.loadUnaligned(fromByteOffset: tail, as: Word.self) == b.loadUnaligned(fromByteOffset: tail, as: Word.self)
+        }
+        switch n {
+        case 8...16: return same(UInt64.self)
+        case 4..<8: return same(UInt32.self)
+        case 2..<4: return same(UInt16.self)
+        case 1: return bytes.load(as: UInt8.self) == b.load(as: UInt8.self)
+        case 0: return true
+        default: return memcmp(bytes, b, n) == 0
+        }
     }
 
     @inline(__always)
