@@ -24,8 +24,9 @@ final class DeliveryQueue {
     /// Connections that waited this turn: serviced first next turn, the
     /// last to wait first.
     private var scheduledFirst: [Connection] = []
-    /// The list being worked through; swapped with `scheduled` each turn,
-    /// so neither is allocated per turn.
+    /// Spare storage: `serviceScheduled` works through `scheduled`'s list
+    /// and leaves its emptied buffer here, so the two trade buffers each
+    /// turn and neither is allocated per turn.
     private var batch: [Connection] = []
     private var dirtyHead: Session?
     private(set) var parkedPolls: [Connection] = []
