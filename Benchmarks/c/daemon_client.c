@@ -6,6 +6,9 @@
 //       one pipe registered as token 1; per round: write 1 byte, read until an
 //       event line for token 1, drain the pipe. Latency per round trip.
 //       (Also the client of relay_baseline, which answers the same lines.)
+//   daemon_client relay-pair   SOCK_A SOCK_B ROUNDS [BLOCK]
+//       the relay against two servers up at once, ROUNDS each, in
+//       alternating blocks of BLOCK rounds (default 200); {"a":…,"b":…}.
 //   daemon_client fanout       SOCK PIPES ROUNDS
 //       PIPES pipes registered; per round: 1 byte to each, read event lines
 //       until every token was seen, draining each pipe when its token is seen.
@@ -13,6 +16,10 @@
 //       COUNT pipes: register each (one sendmsg with its fd, wait for the
 //       reply), then deregister each (wait for the reply). 2*COUNT ops.
 //       (Also the client of registration_baseline.)
+//   daemon_client registration-pair SOCK_A SOCK_B COUNT [BLOCK]
+//       the same against two servers up at once, COUNT each (default 9000:
+//       both sides' write ends are held), in alternating blocks of BLOCK
+//       (default 500); {"a":…,"b":…}.
 //   daemon_client memory       SOCK PID COUNT
 //       daemon RSS with COUNT idle registrations minus RSS with none.
 //   daemon_client slowreader   SOCK PID TOKENS ROUNDS
@@ -108,36 +115,83 @@ static int arg_int(int argc, char **argv, int i, int dflt) {
 
 // ---------------------------------------------------------------- relay
 
-static int cmd_relay(int argc, char **argv) {
-    const char *path = argv[2];
-    int rounds = arg_int(argc, argv, 3, 20000);
-    int warmup = rounds / 20 + 10;
+typedef struct {
     conn_t c;
-    conn_open(&c, path);
     int fds[2];
-    make_pipe(fds);
-    register_fd(&c, 1, fds[0]);
-    uint64_t *lat = calloc((size_t)rounds, sizeof *lat);
+} relay_t;
+
+static void relay_open(relay_t *r, const char *path) {
+    conn_open(&r->c, path);
+    make_pipe(r->fds);
+    register_fd(&r->c, 1, r->fds[0]);
+}
+
+// One round trip: 1 byte in, the event line for token 1 out, the pipe drained.
+static uint64_t relay_round(relay_t *r) {
     const char byte = 'x';
-    for (int r = -warmup; r < rounds; r++) {
-        uint64_t t0 = now_ns();
-        write_all(fds[1], &byte, 1);
-        for (;;) {
-            char *line = reader_line(&c.in, NULL);
-            if (!line) fail("%s", "connection closed during relay");
-            uint64_t token;
-            if (is_event_line(line) && line_token(line, &token) && token == 1) break;
-        }
-        drain(fds[0]);
-        uint64_t t1 = now_ns();
-        if (r >= 0) lat[r] = t1 - t0;
+    uint64_t t0 = now_ns();
+    write_all(r->fds[1], &byte, 1);
+    for (;;) {
+        char *line = reader_line(&r->c.in, NULL);
+        if (!line) fail("%s", "connection closed during relay");
+        uint64_t token;
+        if (is_event_line(line) && line_token(line, &token) && token == 1) break;
     }
+    drain(r->fds[0]);
+    return now_ns() - t0;
+}
+
+// Sorts `lat` and formats its summary as a JSON object into `out`.
+static void latency_summary(char *out, size_t size, uint64_t *lat, int rounds) {
     double sum = 0;
     for (int i = 0; i < rounds; i++) sum += (double)lat[i];
     qsort(lat, (size_t)rounds, sizeof *lat, cmp_u64);
-    printf("{\"rounds\": %d, \"mean_us\": %.3f, \"p50_us\": %.3f, \"p99_us\": %.3f, \"min_us\": %.3f, \"max_us\": %.3f}\n",
-           rounds, sum / rounds / 1e3, lat[rounds / 2] / 1e3, lat[(size_t)rounds * 99 / 100] / 1e3, lat[0] / 1e3,
-           lat[rounds - 1] / 1e3);
+    snprintf(out, size,
+             "{\"rounds\": %d, \"mean_us\": %.3f, \"p50_us\": %.3f, \"p99_us\": %.3f, \"min_us\": %.3f, \"max_us\": %.3f}",
+             rounds, sum / rounds / 1e3, lat[rounds / 2] / 1e3, lat[(size_t)rounds * 99 / 100] / 1e3, lat[0] / 1e3,
+             lat[rounds - 1] / 1e3);
+}
+
+static int cmd_relay(int argc, char **argv) {
+    int rounds = arg_int(argc, argv, 3, 20000);
+    int warmup = rounds / 20 + 10;
+    relay_t r;
+    relay_open(&r, argv[2]);
+    uint64_t *lat = calloc((size_t)rounds, sizeof *lat);
+    for (int i = -warmup; i < rounds; i++) {
+        uint64_t ns = relay_round(&r);
+        if (i >= 0) lat[i] = ns;
+    }
+    char summary[256];
+    latency_summary(summary, sizeof summary, lat, rounds);
+    printf("%s\n", summary);
+    return 0;
+}
+
+// Both servers up at once, the rounds taken in alternating blocks (ABBA:
+// the side that goes first alternates), so the drift of a shared machine
+// between blocks hits both sides alike.
+static int cmd_relay_pair(int argc, char **argv) {
+    int rounds = arg_int(argc, argv, 4, 20000);
+    int block = arg_int(argc, argv, 5, 200);
+    if (block < 1 || rounds % block) fail("%s", "relay-pair: ROUNDS must be a multiple of BLOCK");
+    int warmup = rounds / 20 + 10;
+    relay_t side[2];
+    relay_open(&side[0], argv[2]);
+    relay_open(&side[1], argv[3]);
+    uint64_t *lat[2] = {calloc((size_t)rounds, sizeof(uint64_t)), calloc((size_t)rounds, sizeof(uint64_t))};
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < warmup; i++) relay_round(&side[s]);
+    for (int b = 0; b < rounds / block; b++) {
+        for (int k = 0; k < 2; k++) {
+            int s = (b % 2) ^ k;
+            for (int i = 0; i < block; i++) lat[s][b * block + i] = relay_round(&side[s]);
+        }
+    }
+    char a[256], bsum[256];
+    latency_summary(a, sizeof a, lat[0], rounds);
+    latency_summary(bsum, sizeof bsum, lat[1], rounds);
+    printf("{\"block\": %d, \"a\": %s, \"b\": %s}\n", block, a, bsum);
     return 0;
 }
 
@@ -193,33 +247,81 @@ static int cmd_fanout(int argc, char **argv) {
 
 // ---------------------------------------------------------------- registration
 
-static int cmd_registration(int argc, char **argv) {
-    const char *path = argv[2];
-    int n = arg_int(argc, argv, 3, 10000);
-    conn_t c;
-    conn_open(&c, path);
-    request(&c, "{\"op\":\"ping\"}\n");
-    // Both ends of 10000 pipes would pass the hard limit of 20000 fds, so each
-    // pipe is made just before its register and the client's read end closed
-    // after it (the server holds its own copy); neither is on the clock.
-    int *wr = calloc((size_t)n, sizeof(int));
-    uint64_t reg_ns = 0;
-    for (int i = 0; i < n; i++) {
+// Tokens first..first+count-1 of a registration run: a pipe made just
+// before each register and its read end closed after it (the server holds
+// its own copy; the write end is kept, or the server would see a hangup);
+// neither is on the clock. Returns the nanoseconds spent in the requests.
+static uint64_t register_block(conn_t *c, int *write_ends, int first, int count) {
+    uint64_t ns = 0;
+    for (int i = first; i < first + count; i++) {
         int fds[2];
         make_pipe(fds);
         uint64_t t = now_ns();
-        register_fd(&c, (uint64_t)i + 1, fds[0]);
-        reg_ns += now_ns() - t;
+        register_fd(c, (uint64_t)i + 1, fds[0]);
+        ns += now_ns() - t;
         close(fds[0]);
-        wr[i] = fds[1];
+        write_ends[i] = fds[1];
     }
-    uint64_t t1 = now_ns();
-    for (int i = 0; i < n; i++) deregister(&c, (uint64_t)i + 1);
-    uint64_t dereg_ns = now_ns() - t1;
+    return ns;
+}
+
+static uint64_t deregister_block(conn_t *c, int first, int count) {
+    uint64_t t = now_ns();
+    for (int i = first; i < first + count; i++) deregister(c, (uint64_t)i + 1);
+    return now_ns() - t;
+}
+
+static void registration_summary(char *out, size_t size, int n, uint64_t reg_ns, uint64_t dereg_ns) {
     double seconds = (reg_ns + dereg_ns) / 1e9;
-    printf("{\"registrations\": %d, \"ops\": %d, \"seconds\": %.6f, \"ops_per_second\": %.1f, "
-           "\"register_per_second\": %.1f, \"deregister_per_second\": %.1f}\n",
-           n, 2 * n, seconds, 2 * n / seconds, n / (reg_ns / 1e9), n / (dereg_ns / 1e9));
+    snprintf(out, size,
+             "{\"registrations\": %d, \"ops\": %d, \"seconds\": %.6f, \"ops_per_second\": %.1f, "
+             "\"register_per_second\": %.1f, \"deregister_per_second\": %.1f}",
+             n, 2 * n, seconds, 2 * n / seconds, n / (reg_ns / 1e9), n / (dereg_ns / 1e9));
+}
+
+static int cmd_registration(int argc, char **argv) {
+    int n = arg_int(argc, argv, 3, 10000);
+    conn_t c;
+    conn_open(&c, argv[2]);
+    request(&c, "{\"op\":\"ping\"}\n");
+    int *wr = calloc((size_t)n, sizeof(int));
+    uint64_t reg_ns = register_block(&c, wr, 0, n);
+    uint64_t dereg_ns = deregister_block(&c, 0, n);
+    char summary[256];
+    registration_summary(summary, sizeof summary, n, reg_ns, dereg_ns);
+    printf("%s\n", summary);
+    return 0;
+}
+
+// Both servers up at once: COUNT registrations on each, made in alternating
+// blocks (ABBA, as relay-pair), then the deregistrations likewise. Both
+// sides' write ends are held at once: 2*COUNT must stay under the fd limit.
+static int cmd_registration_pair(int argc, char **argv) {
+    int n = arg_int(argc, argv, 4, 9000);
+    int block = arg_int(argc, argv, 5, 500);
+    if (block < 1 || n % block) fail("%s", "registration-pair: COUNT must be a multiple of BLOCK");
+    conn_t c[2];
+    int *wr[2];
+    uint64_t reg_ns[2] = {0, 0}, dereg_ns[2] = {0, 0};
+    for (int s = 0; s < 2; s++) {
+        conn_open(&c[s], argv[2 + s]);
+        request(&c[s], "{\"op\":\"ping\"}\n");
+        wr[s] = calloc((size_t)n, sizeof(int));
+    }
+    for (int b = 0; b < n / block; b++)
+        for (int k = 0; k < 2; k++) {
+            int s = (b % 2) ^ k;
+            reg_ns[s] += register_block(&c[s], wr[s], b * block, block);
+        }
+    for (int b = 0; b < n / block; b++)
+        for (int k = 0; k < 2; k++) {
+            int s = (b % 2) ^ k;
+            dereg_ns[s] += deregister_block(&c[s], b * block, block);
+        }
+    char a[256], bsum[256];
+    registration_summary(a, sizeof a, n, reg_ns[0], dereg_ns[0]);
+    registration_summary(bsum, sizeof bsum, n, reg_ns[1], dereg_ns[1]);
+    printf("{\"block\": %d, \"a\": %s, \"b\": %s}\n", block, a, bsum);
     return 0;
 }
 
@@ -508,13 +610,15 @@ int main(int argc, char **argv) {
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     if (argc < 3) {
-        fprintf(stderr, "usage: daemon_client relay|fanout|registration|memory|slowreader|idle|start|timer ARGS...\n");
+        fprintf(stderr, "usage: daemon_client relay|relay-pair|fanout|registration|registration-pair|memory|slowreader|idle|start|timer ARGS...\n");
         return 2;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "relay")) return cmd_relay(argc, argv);
+    if (!strcmp(cmd, "relay-pair")) return cmd_relay_pair(argc, argv);
     if (!strcmp(cmd, "fanout")) return cmd_fanout(argc, argv);
     if (!strcmp(cmd, "registration")) return cmd_registration(argc, argv);
+    if (!strcmp(cmd, "registration-pair")) return cmd_registration_pair(argc, argv);
     if (!strcmp(cmd, "memory")) return cmd_memory(argc, argv);
     if (!strcmp(cmd, "slowreader")) return cmd_slowreader(argc, argv);
     if (!strcmp(cmd, "idle")) return cmd_idle(argc, argv);
