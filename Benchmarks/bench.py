@@ -53,7 +53,9 @@ The daemon is driven by a C client (Benchmarks/c/daemon_client.c), which
 is also the client of the relay and registration baselines: both sides run
 the same client code, only the server differs. Every repetition starts a
 fresh daemon / baseline server; ours and the baseline alternate which goes
-first.
+first. The relay and registration run both servers in each repetition and
+one client alternates blocks of work between them (relay-pair,
+registration-pair): a pair of runs measured together.
 
 Environment:
   MIO_DAEMON_BIN=PATH   the daemon to measure (default .build/release/mio-daemon)
@@ -62,11 +64,10 @@ Environment:
                         client on CPU 0; default: everything on CPU 0
                         (`taskset -c 0`). core_fanout's two threads: CPUs 0,1.
   BENCH_IDLE_SECONDS=S  the idle window (default 10)
-  MIO_DAEMON_BIN=PATH   the daemon to measure (default .build/release/mio-daemon)
 
-Ratios compare medians (ours / baseline). Absolute limits (memory, slow
-reader, idle, start) must hold in every run, so they are judged on the
-worst run.
+Ratios compare medians (ours / baseline); a paired row's ratio is the
+median of its pairs' own ratios. Absolute limits (memory, slow reader,
+idle, start) must hold in every run, so they are judged on the worst run.
 """
 import json
 import os
