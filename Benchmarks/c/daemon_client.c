@@ -168,6 +168,13 @@ static int cmd_relay(int argc, char **argv) {
     return 0;
 }
 
+// The side (0 or 1) that runs k-th (k = 0, 1) in block b of a pair
+// command: the first side alternates from block to block (ABBA), so
+// neither always follows the other.
+static int pair_side(int b, int k) {
+    return (b % 2) ^ k;
+}
+
 // Both servers up at once, the rounds taken in alternating blocks (ABBA:
 // the side that goes first alternates), so the drift of a shared machine
 // between blocks hits both sides alike.
@@ -184,7 +191,7 @@ static int cmd_relay_pair(int argc, char **argv) {
         for (int i = 0; i < warmup; i++) relay_round(&side[s]);
     for (int b = 0; b < rounds / block; b++) {
         for (int k = 0; k < 2; k++) {
-            int s = (b % 2) ^ k;
+            int s = pair_side(b, k);
             for (int i = 0; i < block; i++) lat[s][b * block + i] = relay_round(&side[s]);
         }
     }
@@ -310,12 +317,12 @@ static int cmd_registration_pair(int argc, char **argv) {
     }
     for (int b = 0; b < n / block; b++)
         for (int k = 0; k < 2; k++) {
-            int s = (b % 2) ^ k;
+            int s = pair_side(b, k);
             reg_ns[s] += register_block(&c[s], wr[s], b * block, block);
         }
     for (int b = 0; b < n / block; b++)
         for (int k = 0; k < 2; k++) {
-            int s = (b % 2) ^ k;
+            int s = pair_side(b, k);
             dereg_ns[s] += deregister_block(&c[s], b * block, block);
         }
     char a[256], bsum[256];
