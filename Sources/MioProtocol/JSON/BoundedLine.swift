@@ -76,17 +76,14 @@ public struct BoundedLine {
 
 extension JSONWriter {
     /// Appends what `body` writes: at most ``BoundedLine/capacity`` bytes.
-    /// Written straight into the array's spare room, which `append(addingCapacity:)`
-    /// makes: no scratch copy, no generic `append(contentsOf:)`.
+    /// Written straight into the buffer's spare room: no scratch copy, no
+    /// generic `append(contentsOf:)`.
     @inline(__always)
     mutating func appendBounded(_ body: (inout BoundedLine) -> Void) {
-        bytes.append(addingCapacity: BoundedLine.capacity) { span in
-            span.withUnsafeMutableBufferPointer { room, initialized in
-                var line = BoundedLine(room.baseAddress!)
-                body(&line)
-                precondition(line.count <= BoundedLine.capacity, "a bounded line overran its room")
-                initialized = line.count
-            }
+        buffer.append(reserving: BoundedLine.capacity) { room in
+            var line = BoundedLine(room)
+            body(&line)
+            return line.count
         }
     }
 }

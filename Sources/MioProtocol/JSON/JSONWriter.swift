@@ -1,16 +1,19 @@
 /// Appends JSON text to a byte buffer: the hand-written formatter that keeps
 /// Foundation and allocation off the event path.
-public struct JSONWriter {
-    public var bytes: [UInt8]
+public struct JSONWriter: ~Copyable {
+    /// What has been written.
+    public var buffer: ByteBuffer
 
     public init(capacity: Int = 4096) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        buffer = ByteBuffer(capacity: capacity)
     }
+
+    /// A copy of what has been written.
+    public var bytes: [UInt8] { buffer.array }
 
     @inlinable
     public mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        text.withUTF8Buffer { buffer.append(contentsOf: $0) }
     }
 
     @inlinable
@@ -21,7 +24,7 @@ public struct JSONWriter {
     @inlinable
     public mutating func unsigned(_ value: UInt64) {
         if value < 10 {
-            bytes.append(UInt8(ascii: "0") &+ UInt8(value))
+            buffer.append(UInt8(ascii: "0") &+ UInt8(value))
             return
         }
         var digits: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)  // 40 bytes ≥ 20 digits
@@ -33,13 +36,13 @@ public struct JSONWriter {
                 rest /= 10
                 count += 1
             }
-            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(scratch[index]) }
+            for index in stride(from: count - 1, through: 0, by: -1) { buffer.append(scratch[index]) }
         }
     }
 
     public mutating func signed(_ value: Int64) {
         if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
+            buffer.append(UInt8(ascii: "-"))
             unsigned(value.magnitude)
         } else {
             unsigned(UInt64(value))
@@ -47,12 +50,12 @@ public struct JSONWriter {
     }
 
     public mutating func double(_ value: Double) {
-        bytes.append(contentsOf: "\(value)".utf8)
+        buffer.append(contentsOf: "\(value)".utf8)
     }
 
     /// A JSON string, escaped: quotes, backslashes and control characters.
     public mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: "\""))
         for c in text.utf8 {
             switch c {
             case UInt8(ascii: "\""): raw("\\\"")
@@ -63,31 +66,31 @@ public struct JSONWriter {
             case 0..<0x20, 0x7F:
                 raw("\\u00")
                 let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(hex[Int(c >> 4)])
-                bytes.append(hex[Int(c & 0xF)])
-            default: bytes.append(c)
+                buffer.append(hex[Int(c >> 4)])
+                buffer.append(hex[Int(c & 0xF)])
+            default: buffer.append(c)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: "\""))
     }
 
     /// `"key":` — keys are the protocol's own, never a client's.
     @inlinable
     public mutating func key(_ name: StaticString) {
-        bytes.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: "\""))
         raw(name)
         raw("\":")
     }
 
     @inlinable
-    public mutating func comma() { bytes.append(UInt8(ascii: ",")) }
+    public mutating func comma() { buffer.append(UInt8(ascii: ",")) }
 
     public mutating func stringArray(_ items: [String]) {
-        bytes.append(UInt8(ascii: "["))
+        buffer.append(UInt8(ascii: "["))
         for (index, item) in items.enumerated() {
             if index > 0 { comma() }
             string(item)
         }
-        bytes.append(UInt8(ascii: "]"))
+        buffer.append(UInt8(ascii: "]"))
     }
 }

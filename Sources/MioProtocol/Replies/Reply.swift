@@ -167,7 +167,7 @@ extension JSONWriter {
         raw(withEventKey ? "{\"event\":\"ready\",\"token\":" : "{\"token\":")
         unsigned(event.token.rawValue)
         // The six flags: one of 64 texts made once, one append per event.
-        bytes.append(contentsOf: readinessTexts.text(event.readiness))
+        buffer.append(contentsOf: readinessTexts.text(event.readiness))
     }
 
     /// A number, or `null`.

@@ -86,7 +86,7 @@ extension Server {
     private func refuse(_ fd: Int32, _ error: ProtocolError) {
         var writer = JSONWriter(capacity: 256)
         writer.failure(id: nil, error)
-        _ = writer.bytes.withUnsafeBytes { try? Sys.send(fd, from: $0.baseAddress!, count: $0.count) }
+        _ = writer.buffer.withUnsafeBytes { try? Sys.send(fd, from: $0.baseAddress!, count: $0.count) }
         Sys.close(fd)
     }
 }

@@ -8,7 +8,7 @@ import MioProtocol
 /// What a connection has yet to send: reply and event lines, and the fds of
 /// `fetch` replies, each of which goes out alone in its own `sendmsg()`
 /// together with its reply line (docs/protocol.md, "Operations", `fetch`).
-struct Outbound {
+struct Outbound: ~Copyable {
     /// Replies past this many unsent bytes stop the reading of a
     /// connection's requests until it drains (docs/protocol.md, "Delivery,
     /// backpressure and coalescing").
@@ -19,14 +19,15 @@ struct Outbound {
     static let fdCap = 64
 
     /// Lines are appended here by the JSON writer.
-    var writer = JSONWriter(capacity: 16 * 1024)
-    /// Bytes of `writer.bytes` already sent.
+    var writer = JSONWriter(capacity: Self.initialCapacity)
+    private static let initialCapacity = 16 * 1024
+    /// Bytes of `writer.buffer` already sent.
     private var sent = 0
     /// Fetch replies: the byte range of the line and the fd to pass with it
     /// (owned here until sent, closed after).
     private var fdLines: [(start: Int, end: Int, fds: [Int32], closeAtOnce: Bool)] = []
 
-    var pendingByteCount: Int { writer.bytes.count - sent }
+    var pendingByteCount: Int { writer.buffer.count - sent }
     /// Fds waiting to go out with their replies.
     private(set) var fdCount = 0
     var isEmpty: Bool { pendingByteCount == 0 }
@@ -36,12 +37,12 @@ struct Outbound {
     /// Appends a reply line that carries `fds`; they are owned here until
     /// sent (then closed: the client has its own copies) or discarded.
     mutating func appendReply(passing fds: consuming OutgoingFds, _ write: (inout JSONWriter) -> Void) {
-        let start = writer.bytes.count
+        let start = writer.buffer.count
         write(&writer)
         let closeAtOnce = fds.closeAtOnce
         let owned = fds.release()
         fdCount += owned.count
-        fdLines.append((start, writer.bytes.count, owned, closeAtOnce))
+        fdLines.append((start, writer.buffer.count, owned, closeAtOnce))
     }
 
     enum FlushResult { case drained, wouldBlock, failed(MioError) }
@@ -49,7 +50,7 @@ struct Outbound {
     /// Sends as much as the socket takes.
     mutating func flush(to socket: Int32) -> FlushResult {
         defer { compact() }
-        while sent < writer.bytes.count {
+        while sent < writer.buffer.count {
             let result: IOResult<Int>
             do throws(MioError) {
                 result = try sendNext(socket)
@@ -76,23 +77,23 @@ struct Outbound {
             }
             return result
         }
-        return try send(socket, upTo: fdLines.first?.start ?? writer.bytes.count, fds: [])
+        return try send(socket, upTo: fdLines.first?.start ?? writer.buffer.count, fds: [])
     }
 
     private func send(_ socket: Int32, upTo end: Int, fds: [Int32]) throws(MioError) -> IOResult<Int> {
-        try writer.bytes.withUnsafeBytesTyped { (bytes) throws(MioError) -> IOResult<Int> in
+        try writer.buffer.withUnsafeBytes { (bytes) throws(MioError) -> IOResult<Int> in
             try Sys.send(socket, from: bytes.baseAddress! + sent, count: end - sent, fds: fds)
         }
     }
 
     /// Drops sent bytes once they are the larger part of the buffer.
     private mutating func compact() {
-        if sent == writer.bytes.count {
+        if sent == writer.buffer.count {
             if sent == 0 { return }
-            writer.bytes.removeAll(keepingCapacity: writer.bytes.capacity <= 256 * 1024)
+            writer.buffer.removeAll(keepingCapacityUpTo: 256 * 1024, elseShrinkingTo: Self.initialCapacity)
             sent = 0
-        } else if sent > 64 * 1024 && sent * 2 > writer.bytes.count {
-            writer.bytes.removeFirst(sent)
+        } else if sent > 64 * 1024 && sent * 2 > writer.buffer.count {
+            writer.buffer.removeFirst(sent)
             for index in fdLines.indices {
                 fdLines[index].start -= sent
                 fdLines[index].end -= sent
@@ -106,7 +107,7 @@ struct Outbound {
         for line in fdLines { OutgoingFds.close(line.fds, atOnce: line.closeAtOnce) }
         fdLines = []
         fdCount = 0
-        writer.bytes = []
+        writer.buffer.removeAll(keepingCapacityUpTo: 0, elseShrinkingTo: 0)
         sent = 0
     }
 }
