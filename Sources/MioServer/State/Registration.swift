@@ -35,7 +35,11 @@ final class Registration {
     var internalToken = Token(0)
     /// The client's token.
     let token: Token
-    unowned let session: Session
+    /// Strong, though the session holds it too: the cycle ends when the
+    /// session lets go of it (deregistered, or all at once when the session
+    /// is destroyed), and an `unowned` reference cost a checked retain at
+    /// every readiness event.
+    let session: Session
     let role: Role
     let kind: ClientFdKind
     /// Its fd (the client's, the waker's eventfd, the timerfd). Only looked
