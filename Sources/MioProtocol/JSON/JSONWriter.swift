@@ -4,6 +4,9 @@ public struct JSONWriter: ~Copyable {
     /// What has been written.
     public var buffer: ByteBuffer
 
+    /// The flag texts of event lines, fetched once per writer.
+    let readinessTexts = ReadinessTexts.shared
+
     public init(capacity: Int = 4096) {
         buffer = ByteBuffer(capacity: capacity)
     }

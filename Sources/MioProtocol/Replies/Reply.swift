@@ -118,10 +118,11 @@ extension JSONWriter {
 
     /// An event line: `{"event":"ready","token":7,"readable":true,…}\n`
     public mutating func eventLine(_ event: ReadinessEvent) {
+        let flags = readinessTexts.text(event.readiness)
         appendBounded { line in
             line.put("{\"event\":\"ready\",\"token\":")
             line.put(unsigned: event.token.rawValue)
-            line.put(readinessTexts.text(event.readiness))
+            line.put(flags)
             line.put(byte: UInt8(ascii: "\n"))
         }
     }
@@ -184,32 +185,36 @@ extension JSONWriter {
 }
 
 /// `,"readable":true,…,"priority":false}` for each of the 64 flag sets,
-/// made once, in memory that is never freed (read without retains).
-private let readinessTexts = ReadinessTexts()
+/// made once, in memory that is never freed (read without retains);
+/// written before the first read and never again. Two pointers, so a
+/// writer keeps a copy (``JSONWriter/readinessTexts``) and an event line
+/// does not pay for the shared one's once-only check.
+struct ReadinessTexts: @unchecked Sendable {
+    static let shared = ReadinessTexts()
 
-/// Written once, before the first read, and never again.
-private struct ReadinessTexts: @unchecked Sendable {
-    private let storage: UnsafeMutableBufferPointer<UInt8>
-    private let ranges: [Range<Int>]
+    private let storage: UnsafeMutablePointer<UInt8>
+    /// Text `k` is `storage[offsets[k]..<offsets[k + 1]]`.
+    private let offsets: UnsafeMutablePointer<Int>
 
-    init() {
+    private init() {
         let texts = (0..<64).map { (bits: Int) -> [UInt8] in
             let r = Readiness(rawValue: UInt8(bits))
             return Array((Readiness.wireNames.map { ",\"\($0.name)\":\(r.contains($0.flag))" }.joined() + "}").utf8)
         }
         storage = .allocate(capacity: texts.reduce(0) { $0 + $1.count })
-        var ranges: [Range<Int>] = []
+        offsets = .allocate(capacity: texts.count + 1)
         var at = 0
-        for text in texts {
-            _ = UnsafeMutableBufferPointer(rebasing: storage[at..<(at + text.count)]).initialize(from: text)
-            ranges.append(at..<(at + text.count))
+        for (k, text) in texts.enumerated() {
+            offsets[k] = at
+            (storage + at).initialize(from: text, count: text.count)
             at += text.count
         }
-        self.ranges = ranges
+        offsets[texts.count] = at
     }
 
     func text(_ readiness: Readiness) -> UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(rebasing: storage[ranges[Int(readiness.rawValue & 0x3F)]])
+        let k = Int(readiness.rawValue & 0x3F)
+        return UnsafeBufferPointer(start: storage + offsets[k], count: offsets[k + 1] - offsets[k])
     }
 }
 
