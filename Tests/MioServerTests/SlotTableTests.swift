@@ -31,6 +31,24 @@ struct SlotTableTests {
         #expect(table.count == 0)
     }
 
+    @Test("a reserved token finds nothing until its value comes; removing it frees the slot")
+    func reserved() {
+        var table = SlotTable<Int>()
+        let token = table.reserve()
+        #expect(table.lookup(token) == nil)
+        #expect(table.count == 1)
+        table.replace(token, with: 7)
+        #expect(table.lookup(token) == 7)
+        let unfilled = table.reserve()
+        #expect(table.remove(unfilled) == nil)
+        #expect(table.count == 1)
+        let reused = table.insert(8)
+        #expect(reused.rawValue & 0xFFFF_FFFF == unfilled.rawValue & 0xFFFF_FFFF, "the freed slot, taken again")
+        #expect(table.lookup(unfilled) == nil)
+        #expect(table.lookup(reused) == 8)
+        #expect(table.count == 2)
+    }
+
     @Test("tokens of an empty table, and tokens never issued, find nothing")
     func neverIssued() {
         let table = SlotTable<Int>()

@@ -102,6 +102,13 @@ public final class Server {
         }
         var readiness = 0
         for event in events {
+            // Most events are a client fd's: its registration is looked up
+            // alone, a plain reference (see WatchTable).
+            if let registration = watches.registration(event.token) {
+                readiness += 1
+                readinessEvent(registration, event)
+                continue
+            }
             // Switched on as it comes back, not bound first: a bound copy of
             // the entry costs an outlined copy and destroy per event.
             switch watches.lookup(event.token) {
@@ -109,11 +116,8 @@ public final class Server {
             case .listener?: acceptConnections()
             case .signals?: readSignals()
             case .connection(let connection)?: connectionEvent(connection, event)
-            case .registration(let registration)?:
-                readiness += 1
-                readinessEvent(registration, event)
             case .lease(let session)?: leaseExpired(session)
-            case .reserved?: break
+            case .registration?: break  // taken above
             }
         }
         burst.looked(finding: readiness)

@@ -5,6 +5,11 @@ import MioSystem
 /// the `Poll`: a token is in the table exactly while its fd is registered.
 /// Watching reserves the slot, registers, and rolls back on failure in one
 /// call; so does its counterpart for removal.
+///
+/// Registrations, where nearly every event goes, have a table of their own
+/// and tokens marked as theirs: looking one up copies a plain reference
+/// (one retain), where an entry of the enum costs an outlined copy that
+/// switches on its case, and a second as a `switch` binds its payload.
 struct WatchTable {
     /// What an internal token stands for.
     enum Watched {
@@ -14,23 +19,33 @@ struct WatchTable {
         case registration(Registration)
         /// A session's lease timer.
         case lease(Session)
-        /// A token handed out before its owner exists (a waker registers
-        /// itself under its token as it is made); no event is acted on.
-        case reserved
     }
 
-    private var slots = SlotTable<Watched>()
+    /// The bit that marks a registration's token (in the slot index, whose
+    /// upper half no table reaches).
+    private static let registrationMark: UInt64 = 1 << 31
+    private var daemonSlots = SlotTable<Watched>()
+    private var registrationSlots = SlotTable<Registration>()
     let registry: Registry
 
     init(registry: Registry) {
         self.registry = registry
     }
 
-    /// What a token from `epoll_wait` stands for; nil for a stale one (its
-    /// owner has gone).
+    /// The registration a token stands for; nil for any other token, and
+    /// for a stale or reserved one.
+    @inline(__always)
+    func registration(_ token: Token) -> Registration? {
+        guard token.rawValue & Self.registrationMark != 0 else { return nil }
+        return registrationSlots.lookup(Self.slot(of: token))
+    }
+
+    /// What a token stands for; nil for a stale or reserved one (its owner
+    /// has gone, or is being made).
     @inline(__always)
     func lookup(_ token: Token) -> Watched? {
-        slots.lookup(token)
+        if token.rawValue & Self.registrationMark != 0 { return registration(token).map { .registration($0) } }
+        return daemonSlots.lookup(token)
     }
 
     /// Registers `fd` under a new token for `target`; nothing is left
@@ -63,24 +78,41 @@ struct WatchTable {
     /// `Waker`): `register` makes it, `target` says what the token stands
     /// for once it exists. Nothing is left behind if `register` throws.
     mutating func watch<Source>(registering register: (Token) throws(MioError) -> Source,
-                                as target: (Token, Source) -> Watched) throws(MioError) -> Token {
+                                as target: (Token, Source) -> Registration) throws(MioError) -> Token {
         var source: Source?
-        let token = try reserve(for: .reserved) { (token) throws(MioError) in source = try register(token) }
-        slots.replace(token, with: target(token, source!))
+        let token = try reserve(for: nil) { (token) throws(MioError) in source = try register(token) }
+        registrationSlots.replace(Self.slot(of: token), with: target(token, source!))
         return token
     }
 
-    /// A new token for `target`, kept only if `register` (epoll) takes it.
-    private mutating func reserve(for target: Watched, _ register: (Token) throws(MioError) -> Void) throws(MioError) -> Token {
-        let token = slots.insert(target)
+    /// A new token for `target` (nil: a registration's, its value to come),
+    /// kept only if `register` (epoll) takes it.
+    private mutating func reserve(for target: Watched?, _ register: (Token) throws(MioError) -> Void) throws(MioError) -> Token {
+        let token: Token
+        switch target {
+        case .registration(let registration)?: token = Self.marked(registrationSlots.insert(registration))
+        case nil: token = Self.marked(registrationSlots.reserve())
+        case let other?: token = daemonSlots.insert(other)
+        }
         do {
             try register(token)
         } catch {
-            slots.remove(token)
+            remove(token)
             throw error
         }
         return token
     }
+
+    private mutating func remove(_ token: Token) {
+        if token.rawValue & Self.registrationMark != 0 {
+            registrationSlots.remove(Self.slot(of: token))
+        } else {
+            daemonSlots.remove(token)
+        }
+    }
+
+    private static func marked(_ slot: Token) -> Token { Token(slot.rawValue | registrationMark) }
+    private static func slot(of token: Token) -> Token { Token(token.rawValue & ~registrationMark) }
 
     /// Changes what `fd` (watched under `token`) asks for.
     func rewatch(_ fd: Int32, token: Token, interest: Interest, mode: Mode) throws(MioError) {
@@ -93,7 +125,7 @@ struct WatchTable {
     /// A socket only the daemon holds (a connection) passes nil: its close
     /// removes it.
     mutating func unwatch(_ token: Token, fd: Int32?) {
-        slots.remove(token)
+        remove(token)
         if let fd { try? registry.deregister(SourceFd(fd)) }
     }
 }

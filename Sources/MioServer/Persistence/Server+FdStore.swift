@@ -128,7 +128,7 @@ extension Server {
                 let registration = Registration(token: stored.token, session: session, waker: waker)
                 registration.internalToken = slot
                 made = registration
-                return .registration(registration)
+                return registration
             })
         } catch {
             Sys.close(eventFd)  // the Waker was never made, so nothing else owns it

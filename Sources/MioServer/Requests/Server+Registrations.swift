@@ -70,7 +70,7 @@ extension Server {
                                       let registration = Registration(token: token, session: session, waker: waker)
                                       registration.internalToken = slot
                                       made = registration
-                                      return .registration(registration)
+                                      return registration
                                   })
         } catch {
             return .failure(ProtocolError(error.kind == .tooManyOpenFiles ? .limitExceeded : .internal, "cannot make a waker: \(error)"))

@@ -15,41 +15,59 @@ struct SlotTable<Value> {
 
     /// Stores `value` and returns its token.
     mutating func insert(_ value: Value) -> Token {
+        let token = reserve()
+        slots[Self.index(token)].value = value
+        return token
+    }
+
+    /// A token whose value comes later (``replace(_:with:)``); until then
+    /// it finds nothing, and it is freed by ``remove(_:)`` as any other.
+    mutating func reserve() -> Token {
         count += 1
         if let index = free.popLast() {
-            slots[Int(index)].value = value
             return Self.token(index: index, generation: slots[Int(index)].generation)
         }
-        slots.append(Slot(generation: 1, value: value))
+        slots.append(Slot(generation: 1, value: nil))
         return Self.token(index: UInt32(slots.count - 1), generation: 1)
     }
 
-    /// The value of a live token, nil for a stale one.
+    /// The value of a live token, nil for a stale or reserved one.
     @inline(__always)
     func lookup(_ token: Token) -> Value? {
-        let index = Int(truncatingIfNeeded: token.rawValue & 0xFFFF_FFFF)
-        guard index < slots.count, slots[index].generation == UInt32(truncatingIfNeeded: token.rawValue >> 32) else { return nil }
-        return slots[index].value
+        guard isIssued(token) else { return nil }
+        return slots[Self.index(token)].value
     }
 
-    /// Puts a new value in a live slot, keeping its token.
+    /// Puts a new value in a live or reserved slot, keeping its token.
     mutating func replace(_ token: Token, with value: Value) {
-        guard lookup(token) != nil else { return }
-        slots[Int(truncatingIfNeeded: token.rawValue & 0xFFFF_FFFF)].value = value
+        guard isIssued(token) else { return }
+        slots[Self.index(token)].value = value
     }
 
     /// Frees the slot; its token goes stale at once.
     @discardableResult
     mutating func remove(_ token: Token) -> Value? {
-        let index = Int(truncatingIfNeeded: token.rawValue & 0xFFFF_FFFF)
+        guard isIssued(token) else { return nil }
+        let index = Self.index(token)
         // Moved out (`take`), not copied and then cleared: no retain and release.
-        guard index < slots.count, slots[index].generation == UInt32(truncatingIfNeeded: token.rawValue >> 32),
-              let value = slots[index].value.take() else { return nil }
+        let value = slots[index].value.take()
         slots[index].generation &+= 1
         if slots[index].generation == 0 { slots[index].generation = 1 }
         free.append(UInt32(index))
         count -= 1
         return value
+    }
+
+    /// Whether the token's slot is taken (live or reserved) in its generation.
+    @inline(__always)
+    private func isIssued(_ token: Token) -> Bool {
+        let index = Self.index(token)
+        return index < slots.count && slots[index].generation == UInt32(truncatingIfNeeded: token.rawValue >> 32)
+    }
+
+    @inline(__always)
+    private static func index(_ token: Token) -> Int {
+        Int(truncatingIfNeeded: token.rawValue & 0xFFFF_FFFF)
     }
 
     private static func token(index: UInt32, generation: UInt32) -> Token {
