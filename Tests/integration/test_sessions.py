@@ -25,6 +25,25 @@ def test_anonymous_session_dies_with_connection(daemon, fds):
     daemon.close_all_and_check_fds()
 
 
+def test_readiness_seen_with_the_hang_up_waits_for_the_next_connection(daemon, fds):
+    """Readiness, then the attached connection's hang-up, both in one turn
+    (the daemon paused while they happen): the event is not written to the
+    connection that is going; it waits in the persistent session."""
+    r, w = fds.pipe()
+    a = daemon.client()
+    a.hello("p-hangup", persist=True)
+    a.register(r, 5)
+    with daemon.paused():
+        os.write(w, b"x")
+        a.close()
+    daemon.assert_fds_released(held=1)
+    raw = daemon.raw()
+    assert_ok(raw.request({"op": "hello", "id": "h", "session": "p-hangup"}), "h")
+    assert raw.read_json() == ready(5, readable=True)
+    assert_ok(raw.request({"op": "end", "id": "e"}), "e")
+    daemon.close_all_and_check_fds()
+
+
 def test_named_not_persistent_session_dies_with_connection(daemon, fds):
     r, _ = fds.pipe()
     a = daemon.client()

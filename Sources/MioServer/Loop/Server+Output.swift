@@ -74,7 +74,16 @@ extension Server {
         // A timerfd stays readable until read: read, it is ready at the next expiry only.
         if registration.role == .timer { _ = registration.timer?.takeExpirations() }
         let session = registration.session
-        if session.enqueue(registration, Readiness(event)) {
+        let readiness = Readiness(event)
+        // Written at once when nothing waits before it: the line goes out
+        // where deliverPending would put it, without a trip through the
+        // pending queue.
+        if session.deliveryMode == .stream, !session.hasPending, let connection = session.connection,
+           connection.takesEventLinesAtOnce {
+            connection.queueEvent(ReadinessEvent(token: registration.token, readiness: readiness))
+            counters.delivered += 1
+            queue.markDirty(session)  // to be flushed at the end of the turn
+        } else if session.enqueue(registration, readiness) {
             counters.coalesced += 1
         } else {
             queue.markDirty(session)
@@ -83,21 +92,27 @@ extension Server {
 
     /// The end of a turn: pending readiness goes to each attached
     /// connection whose previous output has all gone out (otherwise it keeps
-    /// coalescing), or answers a parked `poll`.
+    /// coalescing), or answers a parked `poll`; event lines written during
+    /// the turn are sent.
     func deliverPending() {
         queue.takeDirty { session in
-            guard session.hasPending, let connection = session.connection, !connection.isClosed else { return }
+            guard let connection = session.connection, !connection.isClosed else { return }
             switch session.deliveryMode {
             case .stream:
-                guard !connection.hasUnsentOutput else { return }
-                let count = session.takePending { connection.queueEvent($0) }
-                counters.delivered += UInt64(count)
-                flush(connection)
+                // Output left from an earlier turn waits for room (its
+                // writable event sends it, then marks the session again).
+                guard !connection.outputWaitsForRoom else { return }
+                if session.hasPending, !connection.hasUnsentOutput {
+                    let count = session.takePending { connection.queueEvent($0) }
+                    counters.delivered += UInt64(count)
+                }
+                if connection.hasUnsentOutput { flush(connection) }
             case .poll:
+                guard session.hasPending else { return }
                 if connection.parkedPoll != nil { answerParkedPoll(connection) }
             case .ring:
                 // After the replies before it, as a stream's event lines.
-                guard !connection.hasUnsentOutput, let ring = connection.ring else { return }
+                guard session.hasPending, !connection.hasUnsentOutput, let ring = connection.ring else { return }
                 counters.delivered += UInt64(ring.deliver(from: session))
             }
         }

@@ -32,11 +32,15 @@ struct WatchTable {
         self.registry = registry
     }
 
+    /// Whether the token is a registration's (live or not).
+    @inline(__always)
+    static func isRegistration(_ token: Token) -> Bool { token.rawValue & registrationMark != 0 }
+
     /// The registration a token stands for; nil for any other token, and
     /// for a stale or reserved one.
     @inline(__always)
     func registration(_ token: Token) -> Registration? {
-        guard token.rawValue & Self.registrationMark != 0 else { return nil }
+        guard Self.isRegistration(token) else { return nil }
         return registrationSlots.lookup(Self.slot(of: token))
     }
 
@@ -44,7 +48,7 @@ struct WatchTable {
     /// has gone, or is being made).
     @inline(__always)
     func lookup(_ token: Token) -> Watched? {
-        if token.rawValue & Self.registrationMark != 0 { return registration(token).map { .registration($0) } }
+        if Self.isRegistration(token) { return registration(token).map { .registration($0) } }
         return daemonSlots.lookup(token)
     }
 
@@ -104,7 +108,7 @@ struct WatchTable {
     }
 
     private mutating func remove(_ token: Token) {
-        if token.rawValue & Self.registrationMark != 0 {
+        if Self.isRegistration(token) {
             registrationSlots.remove(Self.slot(of: token))
         } else {
             daemonSlots.remove(token)

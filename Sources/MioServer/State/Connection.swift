@@ -227,6 +227,18 @@ final class Connection {
     }
 
     var hasUnsentOutput: Bool { !outbound.isEmpty }
+
+    /// Whether an event line may be written now, in the middle of a turn:
+    /// the socket took all it was given, the output is under its cap, and
+    /// the peer is still there to read it (a hang-up leaves readiness
+    /// pending for the session's next connection).
+    var takesEventLinesAtOnce: Bool {
+        guard !outputWaitsForRoom, !isOutputFull else { return false }
+        switch input {
+        case .readable?, .drained?, .ended?: return true
+        case .peerClosed?, nil: return false
+        }
+    }
     var isOutputFull: Bool { outbound.isFull }
 
     /// Sends what it can of the queued output.
