@@ -23,6 +23,14 @@ struct Outbound: ~Copyable {
     private static let initialCapacity = 16 * 1024
     /// Bytes of `writer.buffer` already sent.
     private var sent = 0
+    /// Times in a row the buffer emptied having used under an eighth of its
+    /// capacity; at ``shrinkAfterSmallSends`` a burst's room is given back.
+    private var smallSends = 0
+    /// A connection whose bursts come each round (a fanout writes a line
+    /// per token) keeps its room: giving it back and growing it again cost
+    /// a tenth of a 4096-pipe fanout's time, in page faults and copies.
+    /// One whose traffic has fallen to single lines gives it back soon.
+    private static let shrinkAfterSmallSends = 64
     /// Fetch replies: the byte range of the line and the fd to pass with it
     /// (owned here until sent, closed after).
     private var fdLines: [(start: Int, end: Int, fds: [Int32], closeAtOnce: Bool)] = []
@@ -90,7 +98,11 @@ struct Outbound: ~Copyable {
     private mutating func compact() {
         if sent == writer.buffer.count {
             if sent == 0 { return }
-            writer.buffer.removeAll(keepingCapacityUpTo: 256 * 1024, elseShrinkingTo: Self.initialCapacity)
+            let capacity = writer.buffer.capacity
+            smallSends = capacity > Self.initialCapacity && sent < capacity / 8 ? smallSends + 1 : 0
+            let keep = smallSends < Self.shrinkAfterSmallSends ? 4 * Self.byteCap : Self.initialCapacity
+            if capacity > keep { smallSends = 0 }
+            writer.buffer.removeAll(keepingCapacityUpTo: keep, elseShrinkingTo: Self.initialCapacity)
             sent = 0
         } else if sent > 64 * 1024 && sent * 2 > writer.buffer.count {
             writer.buffer.removeFirst(sent)
