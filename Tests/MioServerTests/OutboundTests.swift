@@ -58,4 +58,35 @@ struct OutboundTests {
         let full = outbound.isFull
         #expect(!full)
     }
+
+    /// Writes `lines` event lines and sends them all; returns the buffer's capacity after.
+    func burst(_ outbound: inout Outbound, lines: Int, _ mine: Int32, _ peer: Int32) -> Int {
+        for token in 0..<lines {
+            outbound.writer.eventLine(ReadinessEvent(token: Token(UInt64(token)), readiness: .readable))
+        }
+        while !outbound.isEmpty {
+            _ = outbound.flush(to: mine)
+            _ = drain(peer)
+        }
+        return outbound.writer.buffer.capacity
+    }
+
+    @Test("a burst's room is kept while bursts recur, given back once traffic is small")
+    func roomAfterBursts() throws {
+        let (mine, peer) = try Sys.socketPair(flags: O_NONBLOCK)
+        defer { Sys.close(mine); Sys.close(peer) }
+        var outbound = Outbound()
+        let initial = outbound.writer.buffer.capacity
+        let afterBurst = burst(&outbound, lines: 8000, mine, peer)
+        #expect(afterBurst > 256 * 1024, "8000 lines need more than 256 KiB")
+        for _ in 0..<10 {
+            let small = burst(&outbound, lines: 1, mine, peer)
+            #expect(small == afterBurst, "a few small sends keep the room")
+        }
+        #expect(burst(&outbound, lines: 8000, mine, peer) == afterBurst, "the next burst finds its room")
+        var capacities: [Int] = []
+        for _ in 0..<64 { capacities.append(burst(&outbound, lines: 1, mine, peer)) }
+        #expect(capacities.dropLast().allSatisfy { $0 == afterBurst })
+        #expect(capacities.last == initial, "the 64th small send in a row gives the room back")
+    }
 }

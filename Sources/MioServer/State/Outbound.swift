@@ -23,9 +23,11 @@ struct Outbound: ~Copyable {
     private static let initialCapacity = 16 * 1024
     /// Bytes of `writer.buffer` already sent.
     private var sent = 0
-    /// Times in a row the buffer emptied having used under an eighth of its
+    /// Times in a row the buffer emptied having held under an eighth of its
     /// capacity; at ``shrinkAfterSmallSends`` a burst's room is given back.
     private var smallSends = 0
+    /// The most the buffer held since it was last empty.
+    private var peakCount = 0
     /// A connection whose bursts come each round (a fanout writes a line
     /// per token) keeps its room: giving it back and growing it again cost
     /// a tenth of a 4096-pipe fanout's time, in page faults and copies.
@@ -99,12 +101,15 @@ struct Outbound: ~Copyable {
         if sent == writer.buffer.count {
             if sent == 0 { return }
             let capacity = writer.buffer.capacity
-            smallSends = capacity > Self.initialCapacity && sent < capacity / 8 ? smallSends + 1 : 0
+            let held = max(peakCount, sent)
+            peakCount = 0
+            smallSends = capacity > Self.initialCapacity && held < capacity / 8 ? smallSends + 1 : 0
             let keep = smallSends < Self.shrinkAfterSmallSends ? 4 * Self.byteCap : Self.initialCapacity
             if capacity > keep { smallSends = 0 }
             writer.buffer.removeAll(keepingCapacityUpTo: keep, elseShrinkingTo: Self.initialCapacity)
             sent = 0
         } else if sent > 64 * 1024 && sent * 2 > writer.buffer.count {
+            peakCount = max(peakCount, writer.buffer.count)
             writer.buffer.removeFirst(sent)
             for index in fdLines.indices {
                 fdLines[index].start -= sent
