@@ -104,7 +104,11 @@ public final class Server {
         // The daemon's own sockets first: a hang-up in this batch is known
         // before readiness would be written straight to that connection
         // (readinessEvent), so it stays pending for the session's next one.
-        for event in events where !WatchTable.isRegistration(event.token) {
+        for event in events {
+            if WatchTable.isRegistration(event.token) {
+                readiness += 1
+                continue
+            }
             // Switched on as it comes back, not bound first: a bound copy of
             // the entry costs an outlined copy and destroy per event.
             switch watches.lookup(event.token) {
@@ -113,15 +117,15 @@ public final class Server {
             case .signals?: readSignals()
             case .connection(let connection)?: connectionEvent(connection, event)
             case .lease(let session)?: leaseExpired(session)
-            case .registration?: break  // not in this pass
             }
         }
         // Then the clients' fds: a registration is looked up alone, a plain
         // reference (see WatchTable).
-        for event in events {
-            guard let registration = watches.registration(event.token) else { continue }
-            readiness += 1
-            readinessEvent(registration, event)
+        if readiness > 0 {
+            for event in events {
+                guard let registration = watches.registration(event.token) else { continue }
+                readinessEvent(registration, event)
+            }
         }
         burst.looked(finding: readiness)
         serviceScheduled()

@@ -16,7 +16,6 @@ struct WatchTable {
         case listener
         case signals
         case connection(Connection)
-        case registration(Registration)
         /// A session's lease timer.
         case lease(Session)
     }
@@ -44,19 +43,29 @@ struct WatchTable {
         return registrationSlots.lookup(Self.slot(of: token))
     }
 
-    /// What a token stands for; nil for a stale or reserved one (its owner
-    /// has gone, or is being made).
+    /// What one of the daemon's own tokens stands for; nil for a stale one
+    /// (its owner has gone) and for a registration's (``registration(_:)``).
     @inline(__always)
     func lookup(_ token: Token) -> Watched? {
-        if Self.isRegistration(token) { return registration(token).map { .registration($0) } }
+        guard !Self.isRegistration(token) else { return nil }
         return daemonSlots.lookup(token)
     }
 
     /// Registers `fd` under a new token for `target`; nothing is left
     /// behind if epoll refuses it.
     mutating func watch(_ fd: Int32, interest: Interest, mode: Mode = .edge, as target: Watched) throws(MioError) -> Token {
+        try watch(fd, interest: interest, mode: mode, under: daemonSlots.insert(target))
+    }
+
+    /// Registers a client's (or the daemon's own timer) `fd` under a new
+    /// registration token; nothing is left behind if epoll refuses it.
+    mutating func watch(_ fd: Int32, interest: Interest, mode: Mode = .edge, for registration: Registration) throws(MioError) -> Token {
+        try watch(fd, interest: interest, mode: mode, under: Self.marked(registrationSlots.insert(registration)))
+    }
+
+    private mutating func watch(_ fd: Int32, interest: Interest, mode: Mode, under token: Token) throws(MioError) -> Token {
         let registry = registry
-        return try reserve(for: target) { (token) throws(MioError) in
+        return try kept(token) { (token) throws(MioError) in
             try registry.register(SourceFd(fd), token: token, interest: interest, mode: mode)
         }
     }
@@ -66,7 +75,7 @@ struct WatchTable {
     /// epoll refuses it.
     mutating func watchConnection(_ fd: Int32, interest: Interest?, as target: Watched) throws(MioError) -> Token {
         let registry = registry
-        return try reserve(for: target) { (token) throws(MioError) in
+        return try kept(daemonSlots.insert(target)) { (token) throws(MioError) in
             try registry.watchLevelTriggered(fd, token: token, interest: interest, adding: true)
         }
     }
@@ -84,20 +93,13 @@ struct WatchTable {
     mutating func watch<Source>(registering register: (Token) throws(MioError) -> Source,
                                 as target: (Token, Source) -> Registration) throws(MioError) -> Token {
         var source: Source?
-        let token = try reserve(for: nil) { (token) throws(MioError) in source = try register(token) }
+        let token = try kept(Self.marked(registrationSlots.reserve())) { (token) throws(MioError) in source = try register(token) }
         registrationSlots.replace(Self.slot(of: token), with: target(token, source!))
         return token
     }
 
-    /// A new token for `target` (nil: a registration's, its value to come),
-    /// kept only if `register` (epoll) takes it.
-    private mutating func reserve(for target: Watched?, _ register: (Token) throws(MioError) -> Void) throws(MioError) -> Token {
-        let token: Token
-        switch target {
-        case .registration(let registration)?: token = Self.marked(registrationSlots.insert(registration))
-        case nil: token = Self.marked(registrationSlots.reserve())
-        case let other?: token = daemonSlots.insert(other)
-        }
+    /// `token`, kept only if `register` (epoll) takes it.
+    private mutating func kept(_ token: Token, _ register: (Token) throws(MioError) -> Void) throws(MioError) -> Token {
         do {
             try register(token)
         } catch {

@@ -97,7 +97,7 @@ extension Server {
                                         interest: stored.interest, mode: stored.mode)
         do {
             registration.internalToken = try watches.watch(registration.fd, interest: stored.interest,
-                                                           mode: stored.mode, as: .registration(registration))
+                                                           mode: stored.mode, for: registration)
         } catch {
             return .failure(RestoreFailure("\(error)"))
         }
@@ -146,7 +146,7 @@ extension Server {
         }
         let registration = Registration(token: stored.token, session: session, timer: TimerFd(adopting: fd.release()))
         do {
-            registration.internalToken = try watches.watch(registration.fd, interest: .readable, as: .registration(registration))
+            registration.internalToken = try watches.watch(registration.fd, interest: .readable, for: registration)
         } catch {
             return .failure(RestoreFailure("\(error)"))
         }

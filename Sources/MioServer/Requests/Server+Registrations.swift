@@ -19,7 +19,7 @@ extension Server {
                                         interest: interest, mode: mode)
         do {
             registration.internalToken = try watches.watch(registration.fd, interest: interest, mode: mode,
-                                                           as: .registration(registration))
+                                                           for: registration)
         } catch {
             // EBADF for an fd we hold: an O_PATH one (classify lets those through).
             if error.kind == .badDescriptor, let refusal = ClientFdKind.pathOnlyRefusal(registration.fd) {

@@ -23,7 +23,7 @@ extension Server {
         }
         let registration = Registration(token: token, session: session, timer: timer)
         do {
-            registration.internalToken = try watches.watch(timer.fd, interest: .readable, as: .registration(registration))
+            registration.internalToken = try watches.watch(timer.fd, interest: .readable, for: registration)
         } catch {
             return .failure(ProtocolError(.internal, "cannot watch the timer: \(error)"))
         }
