@@ -49,6 +49,19 @@ struct SlotTableTests {
         #expect(table.count == 2)
     }
 
+    @Test("a made-up token for a free slot's generation removes nothing, so the slot is not handed out twice")
+    func freeSlotNotFreedTwice() {
+        var table = SlotTable<Int>()
+        let first = table.insert(1)
+        table.remove(first)
+        let madeUp = Token(UInt64(2) << 32 | (first.rawValue & 0xFFFF_FFFF))  // the free slot's next generation
+        #expect(table.remove(madeUp) == nil)
+        #expect(table.count == 0)
+        let a = table.insert(2), b = table.insert(3)
+        #expect(a.rawValue & 0xFFFF_FFFF != b.rawValue & 0xFFFF_FFFF)
+        #expect(table.lookup(a) == 2 && table.lookup(b) == 3)
+    }
+
     @Test("tokens of an empty table, and tokens never issued, find nothing")
     func neverIssued() {
         let table = SlotTable<Int>()

@@ -6,6 +6,8 @@ import MioCore
 struct SlotTable<Value> {
     private struct Slot {
         var generation: UInt32
+        /// Handed out (live or reserved), not in `free`.
+        var isTaken: Bool
         var value: Value?
     }
 
@@ -25,9 +27,10 @@ struct SlotTable<Value> {
     mutating func reserve() -> Token {
         count += 1
         if let index = free.popLast() {
+            slots[Int(index)].isTaken = true
             return Self.token(index: index, generation: slots[Int(index)].generation)
         }
-        slots.append(Slot(generation: 1, value: nil))
+        slots.append(Slot(generation: 1, isTaken: true, value: nil))
         return Self.token(index: UInt32(slots.count - 1), generation: 1)
     }
 
@@ -51,6 +54,7 @@ struct SlotTable<Value> {
         let index = Self.index(token)
         // Moved out (`take`), not copied and then cleared: no retain and release.
         let value = slots[index].value.take()
+        slots[index].isTaken = false
         slots[index].generation &+= 1
         if slots[index].generation == 0 { slots[index].generation = 1 }
         free.append(UInt32(index))
@@ -58,11 +62,13 @@ struct SlotTable<Value> {
         return value
     }
 
-    /// Whether the token's slot is taken (live or reserved) in its generation.
+    /// Whether the token's slot is taken (live or reserved) in its
+    /// generation: a made-up token for a free slot frees nothing twice.
     @inline(__always)
     private func isIssued(_ token: Token) -> Bool {
         let index = Self.index(token)
-        return index < slots.count && slots[index].generation == UInt32(truncatingIfNeeded: token.rawValue >> 32)
+        return index < slots.count && slots[index].isTaken
+            && slots[index].generation == UInt32(truncatingIfNeeded: token.rawValue >> 32)
     }
 
     @inline(__always)
