@@ -88,8 +88,9 @@ struct WatchTable {
     }
 
     /// For a source that registers itself under the token it is given (a
-    /// `Waker`): `register` makes it, `target` says what the token stands
-    /// for once it exists. Nothing is left behind if `register` throws.
+    /// `Waker`): `register` makes it, `target` makes the registration the
+    /// token stands for once it exists (a reserved token finds nothing
+    /// until then). Nothing is left behind if `register` throws.
     mutating func watch<Source>(registering register: (Token) throws(MioError) -> Source,
                                 as target: (Token, Source) -> Registration) throws(MioError) -> Token {
         var source: Source?

@@ -33,6 +33,8 @@ struct Outbound: ~Copyable {
     /// a tenth of a 4096-pipe fanout's time, in page faults and copies.
     /// One whose traffic has fallen to single lines gives it back soon.
     private static let shrinkAfterSmallSends = 64
+    /// Room past this is given back whenever the buffer empties.
+    private static let roomKeptAtMost = 4 * byteCap
     /// Fetch replies: the byte range of the line and the fd to pass with it
     /// (owned here until sent, closed after).
     private var fdLines: [(start: Int, end: Int, fds: [Int32], closeAtOnce: Bool)] = []
@@ -104,9 +106,10 @@ struct Outbound: ~Copyable {
             let held = max(peakCount, sent)
             peakCount = 0
             smallSends = capacity > Self.initialCapacity && held < capacity / 8 ? smallSends + 1 : 0
-            let keep = smallSends < Self.shrinkAfterSmallSends ? 4 * Self.byteCap : Self.initialCapacity
-            if capacity > keep { smallSends = 0 }
-            writer.buffer.removeAll(keepingCapacityUpTo: keep, elseShrinkingTo: Self.initialCapacity)
+            let givesRoomBack = smallSends >= Self.shrinkAfterSmallSends || capacity > Self.roomKeptAtMost
+            if givesRoomBack { smallSends = 0 }
+            writer.buffer.removeAll(keepingCapacityUpTo: givesRoomBack ? Self.initialCapacity : capacity,
+                                    elseShrinkingTo: Self.initialCapacity)
             sent = 0
         } else if sent > 64 * 1024 && sent * 2 > writer.buffer.count {
             peakCount = max(peakCount, writer.buffer.count)
