@@ -65,7 +65,7 @@ c-client: deps
 install-c-client:
 	$(MAKE) -C $(C_CLIENT) install PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)'
 
-$(BENCH_BIN)/%: Benchmarks/c/%.c
+$(BENCH_BIN)/%: Benchmarks/c/%.c Benchmarks/c/bench_common.h
 	@mkdir -p $(BENCH_BIN)
 	gcc -O2 -Wall -o $@ $< -lpthread
 

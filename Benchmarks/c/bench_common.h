@@ -272,4 +272,75 @@ static inline int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+// ---- the fanout's pipes, and its C floor (fanout_baseline.c; the paired
+// rounds of libmio_client_fanout.c) ----
+
+#include <sys/epoll.h>
+
+typedef struct {
+    int n;
+    int *rd, *wr;
+    int *seen_in;  // per pipe: the round it was last seen in
+} fanout_pipes;
+
+static inline void fanout_pipes_make(fanout_pipes *p, int n) {
+    p->n = n;
+    p->rd = calloc((size_t)n, sizeof(int));
+    p->wr = calloc((size_t)n, sizeof(int));
+    p->seen_in = calloc((size_t)n, sizeof(int));
+    if (!p->rd || !p->wr || !p->seen_in) die("calloc");
+    for (int i = 0; i < n; i++) {
+        int fds[2];
+        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) die("pipe2");
+        p->rd[i] = fds[0];
+        p->wr[i] = fds[1];
+        p->seen_in[i] = -1000;
+    }
+}
+
+static inline void fanout_pipes_write(const fanout_pipes *p) {
+    const char byte = 'x';
+    for (int i = 0; i < p->n; i++) write_all(p->wr[i], &byte, 1);
+}
+
+// Pipe `i` was seen in round `r`: true (and the pipe drained) the first
+// time; a second event of a token in one round is spurious.
+static inline int fanout_pipes_see(fanout_pipes *p, int i, int r) {
+    if (p->seen_in[i] == r) return 0;
+    p->seen_in[i] = r;
+    drain(p->rd[i]);
+    return 1;
+}
+
+// The pipes' read ends in an epoll of the process's own, as the daemon
+// registers them (EPOLLIN|EPOLLRDHUP|EPOLLET, the index as data).
+static inline int fanout_epoll(const fanout_pipes *p) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) die("epoll_create1");
+    for (int i = 0; i < p->n; i++) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.u64 = (uint64_t)i};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, p->rd[i], &ev) != 0) die("epoll_ctl");
+    }
+    return ep;
+}
+
+// One round of the C floor: 1 byte to each pipe, then epoll_wait until
+// every pipe was seen. Returns the events epoll_wait returned.
+static inline long fanout_epoll_round(fanout_pipes *p, int ep, int r) {
+    struct epoll_event events[1024];
+    long raw = 0;
+    fanout_pipes_write(p);
+    int seen = 0;
+    while (seen < p->n) {
+        int got = epoll_wait(ep, events, 1024, -1);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            die("epoll_wait");
+        }
+        raw += got;
+        for (int e = 0; e < got; e++) seen += fanout_pipes_see(p, (int)events[e].data.u64, r);
+    }
+    return raw;
+}
+
 #endif
